@@ -1,0 +1,45 @@
+/** Build the guest (RAM, disk) and the destination's copy that a scenario describes. */
+import type { Scenario } from '../scenario.ts';
+import { ContentModel } from '../workloads/content.ts';
+import { PAGES_PER_MIB, pageWriteSequence } from '../workloads/page-writes.ts';
+import { CHUNK_SIZE, GuestDisk } from './disk.ts';
+import { GuestMemory } from './memory.ts';
+
+/** The version the destination holds for what it never received. */
+export const NEVER_RECEIVED = 0xffffffff;
+
+/** Guest RAM for a scenario; the working set counts as written before the migration starts. */
+export function guestMemoryFromScenario(s: Scenario, trackVersions: boolean): GuestMemory {
+  const pages = Math.round(s.vm.memoryMiB * PAGES_PER_MIB);
+  const w = s.workload;
+  const wssPages = Math.min(pages, Math.round(w.wssMiB * PAGES_PER_MIB));
+  const writes = pageWriteSequence({ kind: w.kind, pages, wssPages, zipfS: w.zipfS, seed: s.seed });
+  return new GuestMemory({
+    pages,
+    writes,
+    writesPerS: w.dirtyRateMiBps * PAGES_PER_MIB,
+    content: new ContentModel(s.seed, s.vm.uniformPageFraction),
+    trackVersions,
+    writtenBefore: writes ? [writes.base, writes.base + wssPages] : undefined,
+  });
+}
+
+/** The guest disk, or null when the scenario has none. */
+export function guestDiskFromScenario(s: Scenario): GuestDisk | null {
+  if (!s.disk) return null;
+  return new GuestDisk(s.disk.sizeMiB, s.disk.allocatedMiB, s.workload.diskWriteMiBps, s.seed);
+}
+
+/** Count pages (and chunks) whose destination version differs from the source's. */
+export function staleCount(src: Uint32Array, dst: Uint32Array): number {
+  let n = 0;
+  for (let i = 0; i < src.length; i++) if (src[i] !== dst[i]) n++;
+  return n;
+}
+
+/** A destination copy that has received nothing yet. */
+export function emptyCopy(n: number): Uint32Array {
+  return new Uint32Array(n).fill(NEVER_RECEIVED);
+}
+
+export { CHUNK_SIZE };

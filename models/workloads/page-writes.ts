@@ -1,0 +1,90 @@
+/**
+ * The seeded sequence of guest page writes: the k-th write hits page `next()` of the guest and happens
+ * k / rate seconds after the workload starts (an absolute schedule, so the long-run rate is exact).
+ *
+ * This definition is the contract with the guest program in trace/lab/guest (C), which reproduces it
+ * bit for bit: xor128 seeded with streamSeed(seed, STREAM.pageWrites), then per write
+ *   uniform:    page = base + (u32 % wss)
+ *   sequential: page = base + (k % wss)
+ *   zipf:       rank r = first index with cdf[r] > u32 / 2^32, cdf[r] = sum_{i<=r} (i+1)^-s / H; page = base + r
+ * The working set sits at the top of guest RAM (base = pages - wss), where Linux's allocator hands out
+ * fresh memory first.
+ */
+import { createRng, type Rng } from '../../sim/random.ts';
+import type { WorkloadKind } from '../scenario.ts';
+import { STREAM } from './streams.ts';
+
+/** Page size of the guest (x86 TARGET_PAGE_SIZE). */
+export const PAGE_SIZE = 4096;
+/** Pages per MiB. */
+export const PAGES_PER_MIB = 256;
+
+/** What the write sequence needs to know. */
+export interface PageWriteSpec {
+  kind: WorkloadKind;
+  /** Guest pages in total. */
+  pages: number;
+  /** Working-set pages. */
+  wssPages: number;
+  zipfS: number;
+  seed: number;
+}
+
+/** The page index of each successive write. */
+export interface PageWriteSequence {
+  /** First page of the working set. */
+  readonly base: number;
+  next(): number;
+}
+
+/** Zipf CDF over `n` ranks with exponent `s`, summed in rank order (the C program sums the same way). */
+export function zipfCdf(n: number, s: number): Float64Array {
+  const cdf = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += (i + 1) ** -s;
+    cdf[i] = sum;
+  }
+  for (let i = 0; i < n; i++) cdf[i]! /= sum;
+  return cdf;
+}
+
+function zipfRank(cdf: Float64Array, u: number): number {
+  let lo = 0;
+  let hi = cdf.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cdf[mid]! > u) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** The write sequence of a workload; `null` for an idle guest (it writes nothing). */
+export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null {
+  const wss = Math.min(spec.wssPages, spec.pages);
+  if (spec.kind === 'idle' || wss <= 0) return null;
+  const base = spec.pages - wss;
+  const rng: Rng = createRng(spec.seed, STREAM.pageWrites);
+  switch (spec.kind) {
+    case 'uniform':
+      return { base, next: () => base + (rng.uint32() % wss) };
+    case 'sequential': {
+      let k = 0;
+      return {
+        base,
+        next: () => {
+          const p = base + (k % wss);
+          k++;
+          return p;
+        },
+      };
+    }
+    case 'zipf': {
+      const cdf = zipfCdf(wss, spec.zipfS);
+      return { base, next: () => base + zipfRank(cdf, rng.uint32() / 4294967296) };
+    }
+    default:
+      throw new Error(`workload kind ${spec.kind} has no page-write sequence`);
+  }
+}

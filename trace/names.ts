@@ -1,0 +1,110 @@
+/**
+ * Every span name and attribute key migscope writes, shared by the simulator and the real-stack tracer so
+ * that their traces line up (../shared/docs/qemu-spec.md §5). A leaf module: it imports nothing.
+ */
+
+/** Span names: `<layer>.<what the source calls it>`. */
+export const SPAN = {
+  // virsh and the libvirt client library
+  virshMigrate: 'virsh.migrate', // cmdMigrate
+  virDomainMigrate: 'libvirt.virDomainMigrate',
+  virDomainMigrateVersion2: 'libvirt.virDomainMigrateVersion2',
+  virDomainMigrateToURI3: 'libvirt.virDomainMigrateToURI3',
+  virDomainMigrateVersion3: 'libvirt.virDomainMigrateVersion3Full',
+  // libvirt RPC calls, client side (protocol v2 in 0.7.7, v3 in 9.0)
+  prepare2: 'libvirt.Prepare2',
+  perform: 'libvirt.Perform',
+  finish2: 'libvirt.Finish2',
+  begin3: 'libvirt.Begin3',
+  prepare3: 'libvirt.Prepare3',
+  perform3: 'libvirt.Perform3',
+  finish3: 'libvirt.Finish3',
+  confirm3: 'libvirt.Confirm3',
+  // libvirtd's qemu driver
+  qemudDomainMigratePrepare2: 'libvirtd.qemudDomainMigratePrepare2',
+  qemudDomainMigratePerform: 'libvirtd.qemudDomainMigratePerform',
+  doNativeMigrate: 'libvirtd.doNativeMigrate',
+  qemuMonitorMigrateToHost: 'libvirtd.qemuMonitorMigrateToHost',
+  qemuDomainWaitForMigrationComplete: 'libvirtd.qemuDomainWaitForMigrationComplete',
+  qemudDomainMigrateFinish2: 'libvirtd.qemudDomainMigrateFinish2',
+  qemuMigrationSrcRun: 'libvirtd.qemuMigrationSrcRun',
+  qemuMigrationSrcWaitForCompletion: 'libvirtd.qemuMigrationSrcWaitForCompletion',
+  qemuMigrationDstPrepare: 'libvirtd.qemuMigrationDstPrepareFresh',
+  qemuMigrationDstFinish: 'libvirtd.qemuMigrationDstFinish',
+  qemuMigrationSrcConfirm: 'libvirtd.qemuMigrationSrcConfirmPhase',
+  qemuProcessStart: 'libvirtd.qemuProcessLaunch',
+  /** A monitor command (HMP in 0.7.7, QMP in 9.0); attribute `monitor.command` names it. */
+  monitorCommand: 'monitor.command',
+  // QEMU, source side
+  migration: 'qemu.migration',
+  setup: 'qemu.migration.setup',
+  iteration: 'qemu.migration.iteration',
+  pass: 'qemu.migration.pass',
+  dirtySync: 'qemu.migration.dirty_sync',
+  window: 'qemu.migration.window',
+  rateLimitedSleep: 'qemu.migration.rate_limited_sleep',
+  frozen: 'qemu.migration.frozen',
+  ramSave: 'qemu.ram.save',
+  blockSave: 'qemu.block.save',
+  downtime: 'qemu.migration.downtime',
+  complete: 'qemu.migration.complete',
+  deviceState: 'qemu.migration.device_state',
+  drain: 'qemu.migration.drain',
+  preSwitchoverWait: 'qemu.migration.pre_switchover_wait',
+  // QEMU, destination side
+  incoming: 'qemu.incoming',
+} as const;
+
+/** Span event names (points in time inside a span). */
+export const EVENT = {
+  switchoverDecision: 'qemu.migration.switchover_decision',
+  throttleStep: 'qemu.migration.throttle_step',
+  migrationState: 'qemu.migration.state',
+  stop: 'qemu.vm.stop',
+  resume: 'qemu.vm.resume',
+  freeze: 'qemu.buffered_file.freeze',
+  unfreeze: 'qemu.buffered_file.unfreeze',
+  poll: 'libvirt.poll',
+} as const;
+
+/** Attribute keys. `migscope.*` are quantities migscope computes; the rest mirror the source's names. */
+export const ATTR = {
+  source: 'migscope.source', // "sim" | "real"
+  model: 'migscope.model',
+  scenario: 'migscope.scenario',
+  seed: 'migscope.seed',
+  outcome: 'migscope.outcome',
+  bytes: 'migscope.bytes', // wire bytes produced inside the span (flamegraphs weight by it)
+  bytesRam: 'migscope.bytes.ram',
+  bytesBlock: 'migscope.bytes.block',
+  pagesNormal: 'migscope.pages.normal',
+  pagesUniform: 'migscope.pages.uniform',
+  pagesSent: 'migscope.pages_sent',
+  dirtyPages: 'migscope.dirty_pages', // newly dirty pages found by a bitmap sync
+  remainingPages: 'migscope.remaining_pages',
+  bandwidthEstimate: 'migscope.bandwidth_estimate', // bytes/s, as the model computes it
+  expectedDowntimeMs: 'migscope.expected_downtime_ms',
+  thresholdBytes: 'migscope.threshold_bytes',
+  converged: 'migscope.converged',
+  stage: 'qemu.savevm.stage',
+  iteration: 'migscope.iteration',
+  pass: 'qemu.migration.pass',
+  section: 'qemu.savevm.section',
+  xferLimit: 'qemu.buffered_file.xfer_limit',
+  bytesXfer: 'qemu.buffered_file.bytes_xfer',
+  throttlePercent: 'qemu.cpu_throttle_percentage',
+  state: 'qemu.migration.status',
+  uri: 'qemu.migration.uri',
+  monitorCommand: 'monitor.command',
+  monitorReply: 'monitor.reply',
+  polls: 'libvirt.polls',
+  rpcProc: 'libvirt.rpc.proc',
+  blockChunks: 'migscope.block.chunks',
+  blockDirtyChunks: 'migscope.block.dirty_chunks',
+} as const;
+
+/** The OpenTelemetry service name of each layer (resource attribute `service.name`). */
+export const SERVICE = {
+  sim: 'migscope-sim',
+  real: 'migscope-real',
+} as const;
