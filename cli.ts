@@ -17,13 +17,26 @@ interface Command {
 
 /** Every subcommand: name → one-line summary and module. */
 export const COMMANDS: Record<string, Command> = {
-  sim: { summary: 'simulate one migration scenario (default: the built-in 1 GiB scenario)', load: () => import('./models/command.ts') },
-  lab: { summary: 'run a scenario as a real migration between two local QEMU processes', load: () => import('./trace/lab/command.ts') },
-  trace: { summary: 'import QEMU trace-event and libvirt logs, proxy QMP, export traces', load: () => import('./trace/command.ts') },
-  report: { summary: 'turn result.json and trace.otlp.jsonl into flamegraphs, timelines and HTML', load: () => import('./reports/command.ts') },
-  sweep: { summary: 'run a parameter sweep locally or as a Slurm job array', load: () => import('./models/sweep/command.ts') },
-  validate: { summary: 'compare the simulator with real migrations over a scenario matrix', load: () => import('./models/validate/command.ts') },
-  bench: { summary: 'measure simulator speed and memory (npm run bench)', load: () => import('./test/bench/command.ts') },
+  sim: {
+    summary: 'simulate one migration scenario (default: the built-in 1 GiB scenario)',
+    load: () => import('./models/command.ts'),
+  },
+  lab: {
+    summary: 'run a scenario as a real migration between two local QEMU processes',
+    load: () => import('./trace/lab/command.ts'),
+  },
+  report: {
+    summary: 'turn result.json and trace.otlp.jsonl into flamegraphs, timelines and HTML',
+    load: () => import('./reports/command.ts'),
+  },
+  sweep: {
+    summary: 'run a parameter sweep locally or as a Slurm job array',
+    load: () => import('./models/sweep/command.ts'),
+  },
+  bench: {
+    summary: 'measure simulator speed and memory (npm run bench)',
+    load: () => import('./test/bench/command.ts'),
+  },
 };
 
 /** Top-level help. */
@@ -77,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`migscope: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`migscope: internal error, please report it with the command you ran:\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `migscope: internal error, please report it with the command you ran:\n${(err as Error)?.stack ?? String(err)}\n`,
+    );
     return 1;
   }
 }

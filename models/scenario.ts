@@ -4,7 +4,7 @@
  * filled in, per model) or a one-line `UsageError` naming the file and the key.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml, type YAMLParseError } from 'yaml';
 import { UsageError } from '../sim/errors.ts';
 
 /** The QEMU generations migscope models. */
@@ -103,7 +103,10 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
     replay: { kind: 'string', nullable: true, def: null, help: 'recorded run to replay (kind: replay)' },
   },
   migration: {
-    maxBandwidthMiBps: num((m: ModelName) => (m === 'qemu-0.12.3' ? 32 : 128), 'max-bandwidth; 0 = unlimited'),
+    maxBandwidthMiBps: num(
+      (m: ModelName) => (m === 'qemu-0.12.3' ? 32 : 128),
+      'max-bandwidth; 0 = unlimited',
+    ),
     downtimeLimitMs: num((m: ModelName) => (m === 'qemu-0.12.3' ? 30 : 300), 'downtime-limit', { above: 0 }),
     capabilities: { kind: 'list', oneOf: CAPABILITIES, def: [], help: 'migration capabilities' },
     timeoutS: num(600, 'give up (outcome: timeout) after this much time', { above: 0 }),
@@ -154,7 +157,8 @@ function checkValue(origin: Origin, key: string, f: Field, v: unknown): unknown 
   switch (f.kind) {
     case 'string':
       if (typeof v !== 'string') fail(origin, key, `expected a string, got ${show(v)}`);
-      if (f.oneOf && !f.oneOf.includes(v)) fail(origin, key, `unknown value ${show(v)} (one of: ${f.oneOf.join(', ')})`);
+      if (f.oneOf && !f.oneOf.includes(v))
+        fail(origin, key, `unknown value ${show(v)} (one of: ${f.oneOf.join(', ')})`);
       return v;
     case 'boolean':
       if (typeof v !== 'boolean') fail(origin, key, `expected true or false, got ${show(v)}`);
@@ -168,8 +172,10 @@ function checkValue(origin: Origin, key: string, f: Field, v: unknown): unknown 
     }
     case 'number':
     case 'integer': {
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(origin, key, `expected a number, got ${show(v)}`);
-      if (f.kind === 'integer' && !Number.isInteger(v)) fail(origin, key, `expected a whole number, got ${v}`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        fail(origin, key, `expected a number, got ${show(v)}`);
+      if (f.kind === 'integer' && !Number.isInteger(v))
+        fail(origin, key, `expected a whole number, got ${v}`);
       if (f.above !== undefined && !(v > f.above)) fail(origin, key, `must be > ${f.above} (got ${v})`);
       if (f.min !== undefined && v < f.min) fail(origin, key, `must be >= ${f.min} (got ${v})`);
       if (f.max !== undefined && v > f.max) fail(origin, key, `must be <= ${f.max} (got ${v})`);
@@ -191,9 +197,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Validate a parsed scenario object and fill in defaults. Throws `UsageError` naming the key at fault. */
 export function resolveScenario(raw: unknown, origin: Origin = { file: 'scenario' }): Scenario {
   if (!isPlainObject(raw)) fail(origin, '(top)', 'expected a mapping of keys (name, model, vm, ...)');
-  for (const k of Object.keys(raw)) if (!(k in SCHEMA)) fail(origin, k, `unknown key (known: ${Object.keys(SCHEMA).join(', ')})`);
+  for (const k of Object.keys(raw))
+    if (!(k in SCHEMA)) fail(origin, k, `unknown key (known: ${Object.keys(SCHEMA).join(', ')})`);
   const modelField = SCHEMA.model as Field;
-  const model = (raw.model === undefined ? modelField.def : checkValue(origin, 'model', modelField, raw.model)) as ModelName;
+  const model = (
+    raw.model === undefined ? modelField.def : checkValue(origin, 'model', modelField, raw.model)
+  ) as ModelName;
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(SCHEMA)) {
     const v = raw[key];
@@ -218,7 +227,8 @@ export function resolveScenario(raw: unknown, origin: Origin = { file: 'scenario
     for (const [k, f] of Object.entries(spec)) {
       const sv = section[k];
       const def = typeof f.def === 'function' ? f.def(model, raw) : f.def;
-      sec[k] = sv === undefined ? (Array.isArray(def) ? [...def] : def) : checkValue(origin, `${key}.${k}`, f, sv);
+      sec[k] =
+        sv === undefined ? (Array.isArray(def) ? [...def] : def) : checkValue(origin, `${key}.${k}`, f, sv);
     }
     out[key] = sec;
   }
@@ -229,23 +239,48 @@ export function resolveScenario(raw: unknown, origin: Origin = { file: 'scenario
 
 function crossCheck(s: Scenario, origin: Origin): void {
   if (s.workload.kind !== 'idle' && s.workload.kind !== 'replay' && s.workload.wssMiB > s.vm.memoryMiB)
-    fail(origin, 'workload.wssMiB', `working set (${s.workload.wssMiB} MiB) exceeds vm.memoryMiB (${s.vm.memoryMiB})`);
-  if (s.workload.kind !== 'idle' && s.workload.kind !== 'replay' && s.workload.dirtyRateMiBps > 0 && s.workload.wssMiB <= 0)
+    fail(
+      origin,
+      'workload.wssMiB',
+      `working set (${s.workload.wssMiB} MiB) exceeds vm.memoryMiB (${s.vm.memoryMiB})`,
+    );
+  if (
+    s.workload.kind !== 'idle' &&
+    s.workload.kind !== 'replay' &&
+    s.workload.dirtyRateMiBps > 0 &&
+    s.workload.wssMiB <= 0
+  )
     fail(origin, 'workload.wssMiB', 'must be > 0 when the workload dirties pages');
   if (s.workload.kind === 'replay' && !s.workload.replay)
     fail(origin, 'workload.replay', 'kind: replay needs a recorded run (workload.replay: path)');
   if (s.disk && s.disk.allocatedMiB > s.disk.sizeMiB)
     fail(origin, 'disk.allocatedMiB', `exceeds disk.sizeMiB (${s.disk.allocatedMiB} > ${s.disk.sizeMiB})`);
   if (!s.disk && s.workload.diskWriteMiBps > 0)
-    fail(origin, 'workload.diskWriteMiBps', 'the guest writes to a disk but the scenario has no disk section');
+    fail(
+      origin,
+      'workload.diskWriteMiBps',
+      'the guest writes to a disk but the scenario has no disk section',
+    );
   if (s.model === 'qemu-0.12.3' && s.migration.capabilities.length > 0)
-    fail(origin, 'migration.capabilities', `qemu-0.12.3 has no migration capabilities (got ${s.migration.capabilities.join(', ')})`);
+    fail(
+      origin,
+      'migration.capabilities',
+      `qemu-0.12.3 has no migration capabilities (got ${s.migration.capabilities.join(', ')})`,
+    );
   if (s.model === 'qemu-0.12.3' && s.migration.maxBandwidthMiBps === 0)
-    fail(origin, 'migration.maxBandwidthMiBps', 'qemu-0.12.3 cannot run unlimited (migrate_set_speed takes a uint32)');
+    fail(
+      origin,
+      'migration.maxBandwidthMiBps',
+      'qemu-0.12.3 cannot run unlimited (migrate_set_speed takes a uint32)',
+    );
 }
 
 /** Set `path` (dot notation) in a raw scenario object to `value` (a YAML scalar, parsed). */
-export function applySet(raw: Record<string, unknown>, assignment: string, origin: Origin = { file: '--set' }): void {
+export function applySet(
+  raw: Record<string, unknown>,
+  assignment: string,
+  origin: Origin = { file: '--set' },
+): void {
   const eq = assignment.indexOf('=');
   if (eq <= 0) fail(origin, assignment, 'expected key=value');
   const path = assignment.slice(0, eq).trim();

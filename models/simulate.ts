@@ -38,9 +38,13 @@ export function availableModels(): ModelName[] {
 /** Simulate one migration. The same scenario always gives the same result and spans. */
 export function simulate(scn: Scenario, opts: SimulateOptions = {}): SimulatedRun {
   const model = MODELS[scn.model];
-  if (!model) throw new Error(`model ${scn.model} is not implemented yet (available: ${availableModels().join(', ')})`);
+  if (!model)
+    throw new Error(`model ${scn.model} is not implemented yet (available: ${availableModels().join(', ')})`);
   const granularity = opts.granularity ?? 'iteration';
-  const tracing = granularity !== 'none' ? createCollectingTracer(scn.seed, SERVICE.sim, { 'migscope.model': scn.model }) : null;
+  const tracing =
+    granularity !== 'none'
+      ? createCollectingTracer(scn.seed, SERVICE.sim, { 'migscope.model': scn.model })
+      : null;
   const result = model.simulate(scn, {
     rec: (env) => new SpanRecorder(env, tracing?.tracer ?? null, granularity),
     trackVersions: opts.trackVersions ?? true,

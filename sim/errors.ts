@@ -13,7 +13,7 @@ export class SimStateError extends Error {
 /** Thrown into a process by `Process.interrupt(cause)`. */
 export class Interrupt extends Error {
   override name = 'Interrupt';
-  constructor(readonly cause: unknown) {
+  constructor(override readonly cause: unknown) {
     super(`interrupted: ${String(cause)}`);
   }
 }

@@ -11,10 +11,13 @@ const PENDING = 0;
 const TRIGGERED = 1;
 const PROCESSED = 2;
 
+/** A function called with an event when it is processed (bivariant, so events of any value type mix). */
+export type EventCallback<T> = { bivarianceHack(ev: SimEvent<T>): void }['bivarianceHack'];
+
 /** Something that happens at one instant; processes wait for it by yielding it. */
 export class SimEvent<T = unknown> {
   /** Functions called with the event when it is processed; null once processed. */
-  callbacks: Array<(ev: SimEvent<T>) => void> | null = [];
+  callbacks: Array<EventCallback<T>> | null = [];
   /** The value (or, when `ok` is false, the error) the event carries once triggered. */
   value: T | undefined = undefined;
   error: unknown = undefined;
@@ -73,7 +76,8 @@ export class SimEvent<T = unknown> {
 export class Timeout<T = undefined> extends SimEvent<T> {
   constructor(env: Environment, delay: Ns, value?: T) {
     super(env);
-    if (!(delay >= 0) || !Number.isFinite(delay)) throw new SimArgumentError(`negative or invalid delay ${delay}`);
+    if (!(delay >= 0) || !Number.isFinite(delay))
+      throw new SimArgumentError(`negative or invalid delay ${delay}`);
     this.markTriggered(true);
     this.value = value;
     env.schedule(this, delay, NORMAL);

@@ -32,7 +32,8 @@ export function streamSeed(seed: number, stream: number): number {
 
 /** A seeded stream: xor128 seeded with `streamSeed(seed, stream)`. */
 export function createRng(seed: number, stream: number): Rng {
-  const g = seedrandom.xor128(streamSeed(seed, stream));
+  // An integer seed sets xor128's x word directly (the typings only admit strings; the code takes both).
+  const g = seedrandom.xor128(streamSeed(seed, stream) as unknown as string);
   const next = g.int32;
   return {
     uint32: () => next() >>> 0,

@@ -67,7 +67,14 @@ export class SpanRecorder {
   }
 
   /** A complete span from `from` to `to`, for work whose length is known when it starts. */
-  span(name: string, level: Level, parent: Span | undefined, from: Ns, to: Ns, attributes?: Attributes): Span {
+  span(
+    name: string,
+    level: Level,
+    parent: Span | undefined,
+    from: Ns,
+    to: Ns,
+    attributes?: Attributes,
+  ): Span {
     const s = this.start(name, level, parent, attributes, from);
     this.end(s, undefined, to);
     return s;

@@ -11,6 +11,7 @@ export const SPAN = {
   virDomainMigrateVersion2: 'libvirt.virDomainMigrateVersion2',
   virDomainMigrateToURI3: 'libvirt.virDomainMigrateToURI3',
   virDomainMigrateVersion3: 'libvirt.virDomainMigrateVersion3Full',
+  virDomainMigrate3: 'libvirt.virDomainMigrate3',
   // libvirt RPC calls, client side (protocol v2 in 0.7.7, v3 in 9.0)
   prepare2: 'libvirt.Prepare2',
   perform: 'libvirt.Perform',
@@ -27,6 +28,8 @@ export const SPAN = {
   qemuMonitorMigrateToHost: 'libvirtd.qemuMonitorMigrateToHost',
   qemuDomainWaitForMigrationComplete: 'libvirtd.qemuDomainWaitForMigrationComplete',
   qemudDomainMigrateFinish2: 'libvirtd.qemudDomainMigrateFinish2',
+  qemuMigrationSrcBegin: 'libvirtd.qemuMigrationSrcBeginPhase',
+  qemuMigrationSrcPerform: 'libvirtd.qemuMigrationSrcPerformPhase',
   qemuMigrationSrcRun: 'libvirtd.qemuMigrationSrcRun',
   qemuMigrationSrcWaitForCompletion: 'libvirtd.qemuMigrationSrcWaitForCompletion',
   qemuMigrationDstPrepare: 'libvirtd.qemuMigrationDstPrepareFresh',
@@ -51,8 +54,13 @@ export const SPAN = {
   deviceState: 'qemu.migration.device_state',
   drain: 'qemu.migration.drain',
   preSwitchoverWait: 'qemu.migration.pre_switchover_wait',
+  multifdSync: 'qemu.migration.multifd.sync',
   // QEMU, destination side
   incoming: 'qemu.incoming',
+  // The real-migration lab only (trace/lab): steps around the migration that the simulator does not model
+  labBoot: 'lab.boot', // QEMU spawn to the guest workload running
+  labRamCompare: 'lab.ram_compare', // pmemsave of both sides, compared page by page
+  labDiskCompare: 'lab.disk_compare', // qemu-img compare of both images
 } as const;
 
 /** Span event names (points in time inside a span). */
@@ -85,6 +93,7 @@ export const ATTR = {
   bandwidthEstimate: 'migscope.bandwidth_estimate', // bytes/s, as the model computes it
   expectedDowntimeMs: 'migscope.expected_downtime_ms',
   thresholdBytes: 'migscope.threshold_bytes',
+  pendingBytes: 'migscope.pending_bytes',
   converged: 'migscope.converged',
   stage: 'qemu.savevm.stage',
   iteration: 'migscope.iteration',
@@ -95,12 +104,25 @@ export const ATTR = {
   throttlePercent: 'qemu.cpu_throttle_percentage',
   state: 'qemu.migration.status',
   uri: 'qemu.migration.uri',
+  capabilities: 'qemu.migration.capabilities',
+  maxBandwidth: 'qemu.migration.max_bandwidth', // bytes/s; 0 = unlimited
+  downtimeLimitMs: 'qemu.migration.downtime_limit',
+  jobPhase: 'libvirt.job.phase',
   monitorCommand: 'monitor.command',
   monitorReply: 'monitor.reply',
   polls: 'libvirt.polls',
   rpcProc: 'libvirt.rpc.proc',
   blockChunks: 'migscope.block.chunks',
   blockDirtyChunks: 'migscope.block.dirty_chunks',
+  // real-migration lab (trace/lab)
+  labRole: 'lab.qemu.role', // "source" | "destination"
+  labPid: 'process.pid',
+  monitorOk: 'monitor.ok',
+  labPages: 'lab.ram.pages',
+  labDifferingPages: 'lab.ram.differing_pages',
+  labDiskIdentical: 'lab.disk.identical',
+  labDifferingChunks: 'lab.disk.differing_chunks',
+  sleepMs: 'qemu.migration.rate_limit_sleep_ms',
 } as const;
 
 /** The OpenTelemetry service name of each layer (resource attribute `service.name`). */

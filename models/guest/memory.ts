@@ -37,7 +37,7 @@ export class GuestMemory {
   private log: Int32Array;
   private logLen = 0;
   private readonly writes: PageWriteSequence | null;
-  private readonly content: ContentModel;
+  readonly content: ContentModel;
 
   constructor(o: GuestMemoryOptions) {
     this.pages = o.pages;

@@ -61,7 +61,9 @@ export class WriteSchedule {
   advance(): void {
     this.k++;
     const i = this.intervalNs;
-    this.nextNs = Number.isFinite(i) ? Math.floor(this.anchorNs + (this.k - this.anchorK) * i) : Number.POSITIVE_INFINITY;
+    this.nextNs = Number.isFinite(i)
+      ? Math.floor(this.anchorNs + (this.k - this.anchorK) * i)
+      : Number.POSITIVE_INFINITY;
   }
 
   private reschedule(): void {

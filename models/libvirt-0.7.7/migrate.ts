@@ -14,7 +14,11 @@ import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
 import type { Scenario } from '../scenario.ts';
 
 /** RPC procedure numbers of protocol v2 (src/remote/remote_protocol.h). */
-export const REMOTE_PROC = { DOMAIN_MIGRATE_PERFORM: 62, DOMAIN_MIGRATE_PREPARE2: 108, DOMAIN_MIGRATE_FINISH2: 109 } as const;
+export const REMOTE_PROC = {
+  DOMAIN_MIGRATE_PERFORM: 62,
+  DOMAIN_MIGRATE_PREPARE2: 108,
+  DOMAIN_MIGRATE_FINISH2: 109,
+} as const;
 
 /** What libvirt needs from the two QEMU processes. */
 export interface QemuEndpoints {
@@ -62,7 +66,9 @@ export function* libvirtMigrate077(
   yield env.timeout(2 * rpcNs); // domainDumpXML + virDomainGetInfo on the source (local)
 
   // Prepare2 (RPC 108): the destination libvirtd starts QEMU with -S -incoming tcp:0.0.0.0:49152.
-  const prep = rec.start(SPAN.prepare2, LEVEL.stage, v2, { [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_PREPARE2 });
+  const prep = rec.start(SPAN.prepare2, LEVEL.stage, v2, {
+    [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_PREPARE2,
+  });
   yield env.timeout(rttNs / 2 + rpcNs);
   const qprep = rec.start(SPAN.qemudDomainMigratePrepare2, LEVEL.stage, prep);
   yield env.timeout(msToNs(scn.host.qemuStartMs));
@@ -71,7 +77,9 @@ export function* libvirtMigrate077(
   rec.end(prep);
 
   // Perform (RPC 62) on the source: "isn't supposed to return until the migration is complete".
-  const perf = rec.start(SPAN.perform, LEVEL.stage, v2, { [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_PERFORM });
+  const perf = rec.start(SPAN.perform, LEVEL.stage, v2, {
+    [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_PERFORM,
+  });
   yield env.timeout(rpcNs);
   const qperf = rec.start(SPAN.qemudDomainMigratePerform, LEVEL.stage, perf);
   const native = rec.start(SPAN.doNativeMigrate, LEVEL.stage, qperf);
@@ -94,7 +102,10 @@ export function* libvirtMigrate077(
   } else if (!qemu.completed()) outcome = 'failed';
   const period = pollNs + monitorRttNs;
   const tc = qemu.finished.value!;
-  const detected = outcome === 'completed' ? detectCompletion(tw, period, monitorRttNs, qemu.completionHandlerStartNs(), tc) : env.now;
+  const detected =
+    outcome === 'completed'
+      ? detectCompletion(tw, period, monitorRttNs, qemu.completionHandlerStartNs(), tc)
+      : env.now;
   if (detected > env.now) yield env.timeout(detected - env.now);
   const polls = Math.floor((detected - tw) / period) + 1;
   rec.event(wait, EVENT.poll, { [ATTR.polls]: polls });
@@ -105,7 +116,9 @@ export function* libvirtMigrate077(
   rec.end(perf);
 
   // Finish2 (RPC 109) on the destination: `cont` if Perform succeeded, else kill the destination QEMU.
-  const fin = rec.start(SPAN.finish2, LEVEL.stage, v2, { [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_FINISH2 });
+  const fin = rec.start(SPAN.finish2, LEVEL.stage, v2, {
+    [ATTR.rpcProc]: REMOTE_PROC.DOMAIN_MIGRATE_FINISH2,
+  });
   yield env.timeout(rttNs / 2 + rpcNs);
   const qfin = rec.start(SPAN.qemudDomainMigrateFinish2, LEVEL.stage, fin);
   let running: Ns | null = null;

@@ -4,8 +4,9 @@
  * and runs one savevm iteration. `put_buffer` sends until the budget is spent or the socket would block;
  * the rest waits in memory. A socket that would block freezes the file until it is writable again.
  */
-import { EVENT } from '../../trace/names.ts';
+
 import type { Ns } from '../../sim/time.ts';
+import { EVENT } from '../../trace/names.ts';
 import type { MigrationContext } from './context.ts';
 
 /** The buffered QEMUFile backend (`QEMUFileBuffered`). */
@@ -17,6 +18,8 @@ export class BufferedFile {
   hasError = false;
   /** Bytes kept back in memory (`buffer_size`). */
   bufferSize = 0;
+  /** The put_ready callback (migrate_fd_put_ready), set by migrate_fd_connect. */
+  putReady: (t: Ns) => Ns = (t) => t;
   /** A write handler (migrate_fd_put_notify) is registered on the socket. */
   private notifyArmed = false;
   private frozenSince: Ns = 0;
@@ -93,7 +96,11 @@ export class BufferedFile {
     ctx.mainLoop.post((start) => this.putNotify(start), writableAt);
   }
 
-  /** migrate_fd_put_notify: unregister the handler, then put_buffer(NULL, 0) to unfreeze and flush. */
+  /**
+   * migrate_fd_put_notify: unregister the handler, then put_buffer(NULL, 0): unfreeze and flush, and
+   * ("file is ready") if the tick's budget is not spent, run put_ready at once rather than waiting for
+   * the next tick. (qemu-spec.md §2.3 leaves this branch out; buffered_file.c of 0.12 has it.)
+   */
   private putNotify(t: Ns): Ns {
     this.notifyArmed = false;
     if (this.hasError || this.ctx.state !== 2) return t;
@@ -101,8 +108,10 @@ export class BufferedFile {
     this.putBuffer(0, t);
     if (wasFrozen && !this.freezeOutput)
       this.ctx.rec.event(this.ctx.migrationSpan, EVENT.unfreeze, { frozenMs: (t - this.frozenSince) / 1e6 }, t);
+    if (this.bytesXfer <= this.xferLimit) return this.putReady(t);
     return t;
   }
+
 
   /**
    * buffered_close: flush until the buffer is empty, blocking on the socket when it is full
@@ -122,5 +131,4 @@ export class BufferedFile {
     socket.offer(rest, when);
     return when;
   }
-
 }

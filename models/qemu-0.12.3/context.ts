@@ -69,6 +69,8 @@ export interface MigrationContext {
     stopNs: Ns | null;
     completeEndNs: Ns | null;
     closedNs: Ns | null;
+    /** When the state left ACTIVE (completed, cancelled or failed). */
+    finishedNs: Ns | null;
     /** Start of the latest main-loop handler that ran put_ready (the one that completes is the last). */
     handlerStartNs: Ns;
   };

@@ -9,7 +9,12 @@ import { EventLoop } from '../../sim/resources/event-loop.ts';
 import { LEVEL, type SpanRecorder } from '../../sim/span-recorder.ts';
 import { msToNs, type Ns, nsToMs, S, US } from '../../sim/time.ts';
 import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
-import { emptyCopy, guestDiskFromScenario, guestMemoryFromScenario, staleCount } from '../guest/from-scenario.ts';
+import {
+  emptyCopy,
+  guestDiskFromScenario,
+  guestMemoryFromScenario,
+  staleCount,
+} from '../guest/from-scenario.ts';
 import { migrationSocket } from '../host/network.ts';
 import { libvirtMigrate077, type ManagementOutcome, type QemuEndpoints } from '../libvirt-0.7.7/migrate.ts';
 import type { MigrationResult } from '../result.ts';
@@ -31,7 +36,12 @@ export interface RunOptions {
   trackVersions: boolean;
 }
 
-function buildContext(env: Environment, rec: SpanRecorder, scn: Scenario, trackVersions: boolean): MigrationContext {
+function buildContext(
+  env: Environment,
+  rec: SpanRecorder,
+  scn: Scenario,
+  trackVersions: boolean,
+): MigrationContext {
   const mem = guestMemoryFromScenario(scn, trackVersions);
   const disk = guestDiskFromScenario(scn);
   const migrateDisk = disk !== null && scn.disk!.migrate;
@@ -69,6 +79,7 @@ function buildContext(env: Environment, rec: SpanRecorder, scn: Scenario, trackV
       stopNs: null,
       completeEndNs: null,
       closedNs: null,
+      finishedNs: null,
       handlerStartNs: 0,
     },
     onFinished: () => {},
@@ -99,10 +110,14 @@ function endpoints(ctx: MigrationContext, finished: SimEvent<Ns>): QemuEndpoints
     sourceCommand: command,
     migrate: (parent) => {
       const uri = 'tcp:dst:49152';
-      return command(`migrate -d ${ctx.blk.active || ctx.scn.disk?.migrate ? '-b ' : ''}"${uri}"`, parent, (t) => {
-        ctx.migrationSpan = rec.start(SPAN.migration, LEVEL.stage, parent, { [ATTR.uri]: uri }, t);
-        return doMigrate(ctx, t, ctx.scn.disk?.migrate ?? false);
-      });
+      return command(
+        `migrate -d ${ctx.blk.active || ctx.scn.disk?.migrate ? '-b ' : ''}"${uri}"`,
+        parent,
+        (t) => {
+          ctx.migrationSpan = rec.start(SPAN.migration, LEVEL.stage, parent, { [ATTR.uri]: uri }, t);
+          return doMigrate(ctx, t, ctx.scn.disk?.migrate ?? false);
+        },
+      );
     },
     cancel: (parent) => command('migrate_cancel', parent, (t) => migrateFdCancel(ctx, t)),
     finished,
@@ -120,7 +135,9 @@ function destinationLoaded(ctx: MigrationContext): Ns {
 /** A bare monitor client: `migrate`, wait, cancel at the timeout; the destination starts by itself. */
 function* directMigrate(ctx: MigrationContext, qemu: QemuEndpoints): ProcessBody<ManagementOutcome> {
   const { env } = ctx;
-  const root = ctx.rec.start(SPAN.monitorCommand, LEVEL.stage, undefined, { [ATTR.monitorCommand]: 'session' });
+  const root = ctx.rec.start(SPAN.monitorCommand, LEVEL.stage, undefined, {
+    [ATTR.monitorCommand]: 'session',
+  });
   yield qemu.migrate(root);
   const deadline = ctx.marks.migrateNs + Math.round(ctx.scn.migration.timeoutS * S);
   yield anyOf(env, [qemu.finished, env.timeout(Math.max(0, deadline - env.now))]);
@@ -141,7 +158,10 @@ export function simulate(scn: Scenario, opts: RunOptions): MigrationResult {
   const rec = opts.rec(env);
   const ctx = buildContext(env, rec, scn, opts.trackVersions);
   const finished = env.event<Ns>();
-  ctx.onFinished = (t) => finished.succeed(t, t - env.now);
+  ctx.onFinished = (t) => {
+    ctx.marks.finishedNs = t;
+    finished.succeed(t, t - env.now);
+  };
   const qemu = endpoints(ctx, finished);
   const driver = scn.libvirt.enabled ? libvirtMigrate077(env, rec, scn, qemu) : directMigrate(ctx, qemu);
   const proc = env.process(driver, 'management');
@@ -153,7 +173,7 @@ export function simulate(scn: Scenario, opts: RunOptions): MigrationResult {
 function assemble(ctx: MigrationContext, mgmt: ManagementOutcome): MigrationResult {
   const { scn, marks, rec } = ctx;
   const completed = mgmt.outcome === 'completed';
-  const endNs = completed ? marks.closedNs! : ctx.env.now;
+  const endNs = marks.finishedNs ?? ctx.env.now;
   const downtimeNs = completed && marks.stopNs !== null ? mgmt.destinationRunningNs! - marks.stopNs : null;
   if (completed && marks.stopNs !== null) {
     const dt = rec.start(SPAN.downtime, LEVEL.stage, ctx.migrationSpan, undefined, marks.stopNs);
@@ -194,7 +214,12 @@ function assemble(ctx: MigrationContext, mgmt: ManagementOutcome): MigrationResu
     totalTimeMs: nsToMs(endNs - marks.migrateNs),
     downtimeMs: downtimeNs === null ? null : nsToMs(downtimeNs),
     setupTimeMs: marks.firstByteNs === null ? null : nsToMs(marks.firstByteNs - marks.migrateNs),
-    bytes: { total: ctx.file.total, ram: by[SECTION.ram]!, block: by[SECTION.block]!, device: by[SECTION.device]! },
+    bytes: {
+      total: ctx.file.total,
+      ram: by[SECTION.ram]!,
+      block: by[SECTION.block]!,
+      device: by[SECTION.device]!,
+    },
     pages: { normal: ctx.ram.pagesNormal, uniform: ctx.ram.pagesUniform },
     iterations: ctx.iterations,
     downtimeBreakdown: {
@@ -217,4 +242,3 @@ function assemble(ctx: MigrationContext, mgmt: ManagementOutcome): MigrationResu
     delivery,
   };
 }
-

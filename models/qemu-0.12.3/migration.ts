@@ -41,6 +41,10 @@ function tcpWaitForConnect(ctx: MigrationContext, t: Ns): Ns {
 export function migrateFdConnect(ctx: MigrationContext, t: Ns): Ns {
   ctx.marks.connectedNs = t;
   ctx.marks.handlerStartNs = t;
+  ctx.bf.putReady = (start) => {
+    ctx.marks.handlerStartNs = start;
+    return migrateFdPutReady(ctx, start);
+  };
   armRateTick(ctx, rtClockPlus(t, BUFFERED_RATE_TICK_MS));
   const setup = ctx.rec.start(SPAN.setup, LEVEL.stage, ctx.migrationSpan, undefined, ctx.marks.migrateNs);
   t = qemuSavevmStateBegin(ctx, t);
@@ -68,11 +72,18 @@ export function bufferedRateTick(ctx: MigrationContext, t: Ns): Ns {
   bf.flush(t);
   const end = migrateFdPutReady(ctx, t);
   if (ctx.rec.on(LEVEL.tick))
-    ctx.rec.span(SPAN.window, LEVEL.tick, ctx.migrationSpan, t, Math.max(end, t + BUFFERED_RATE_TICK_MS * MS), {
-      [ATTR.bytes]: ctx.file.total - bytes0,
-      [ATTR.xferLimit]: bf.xferLimit,
-      [ATTR.bytesXfer]: bf.bytesXfer,
-    });
+    ctx.rec.span(
+      SPAN.window,
+      LEVEL.tick,
+      ctx.migrationSpan,
+      t,
+      Math.max(end, t + BUFFERED_RATE_TICK_MS * MS),
+      {
+        [ATTR.bytes]: ctx.file.total - bytes0,
+        [ATTR.xferLimit]: bf.xferLimit,
+        [ATTR.bytesXfer]: bf.bytesXfer,
+      },
+    );
   return end;
 }
 

@@ -32,6 +32,11 @@ export class QEMUFile {
     }
   }
 
+  /** Bytes that can be put before the staging buffer fills and is flushed (rate limits change only then). */
+  room(): number {
+    return IO_BUF_SIZE - this.bufIndex;
+  }
+
   /** qemu_fflush: hand whatever is staged to the buffered file. */
   fflush(t: Ns): void {
     if (this.bufIndex > 0) {

@@ -50,50 +50,116 @@ function syncDirtyBitmap(ctx: MigrationContext, t: Ns): { added: number; t: Ns }
 }
 
 /**
- * ram_save_block (vl.c): find the next dirty page from the cursor, at most one lap, and send it at `t`.
- * qemu-kvm pulls KVM's dirty log again whenever the scan stands at address 0. Returns 1 if a page went out.
+ * The send loop of ram_save_live: `while (!qemu_file_rate_limit(f)) ram_save_block(f)` (or, in stage 3,
+ * `while (ram_save_block(f))` ignoring the limit), with ram_save_block (vl.c) inlined because it runs once
+ * per page. ram_save_block finds the next dirty page from the cursor, at most one lap; qemu-kvm pulls
+ * KVM's dirty log again whenever the scan stands at address 0; the cursor stays on the page it sent.
+ * The rate limit can only change when the QEMUFile flushes, so it is re-read only then.
+ * Returns the number of pages sent; the time advances by pageCopyNs per page.
  */
-export function ramSaveBlock(ctx: MigrationContext, t: Ns): number {
+export function ramSaveBlocks(
+  ctx: MigrationContext,
+  t: Ns,
+  ignoreRateLimit: boolean,
+): { pages: number; t: Ns } {
   const ram = ctx.ram;
   const mem = ctx.mem;
-  const start = ram.currentPage;
-  let p: number;
-  if (start === 0) {
-    lapSync(ctx, t);
-    p = ram.bitmap.nextSet(0);
-  } else {
-    p = ram.bitmap.nextSet(start);
-    if (p < 0) {
-      // The scan wraps to address 0: qemu-kvm syncs there, then looks at [0, start).
-      lapSync(ctx, t);
-      p = ram.bitmap.nextSet(0);
-      if (p >= start) p = -1;
+  const file = ctx.file;
+  if (!ignoreRateLimit && file.rateLimit()) return { pages: 0, t };
+  const words = ram.bitmap.words;
+  const nWords = words.length;
+  const written = mem.written.words;
+  const version = mem.version;
+  const dest = ctx.dest.pageVersion;
+  const content = mem.content;
+  const pageNs = ctx.costs.pageCopyNs;
+  let room = file.room();
+  let acc = 0; // bytes put since the last hand-over to the QEMUFile
+  let normal = 0;
+  let uniform = 0;
+  // Page k of this loop is sent at t0 + k·pageNs; time is computed only where it is needed, so the
+  // per-page work stays in small integers.
+  const t0 = t;
+  let k = 0;
+  let writesDueAtK = pagesUntil(mem.schedule.nextNs, t0, pageNs);
+  // The scan walks word by word. `anchor` is where the current ram_save_block call started (the last
+  // page sent): coming back to it after passing address 0 with nothing found ends the loop.
+  let anchor = ram.currentPage;
+  if (anchor === 0) lapSync(ctx, t0); // current_addr == 0 at the start of a call
+  let w = anchor >>> 5;
+  let bits = words[w]! & (-1 << (anchor & 31));
+  scan: for (;;) {
+    while (bits === 0) {
+      if (++w === nWords) {
+        w = 0;
+        lapSync(ctx, t0 + k * pageNs); // the scan passes address 0
+      }
+      if (w === anchor >>> 5) {
+        // Back at the anchor's word after a lap: only pages below the anchor remain to be checked.
+        const below = anchor & 31;
+        bits = below === 0 ? 0 : words[w]! & ((1 << below) - 1);
+        if (bits === 0) break scan;
+        break;
+      }
+      bits = words[w]!;
+    }
+    // Pages of word w to send, lowest first.
+    let um = content.uniformMask(w) & ~written[w]!;
+    while (bits !== 0) {
+      const bit = bits & -bits;
+      bits ^= bit;
+      const p = (w << 5) + (31 - Math.clz32(bit));
+      anchor = p;
+      if (k >= writesDueAtK) {
+        // The vCPUs ran until now: the page is read as it is at this instant.
+        mem.advanceTo(t0 + k * pageNs);
+        writesDueAtK = pagesUntil(mem.schedule.nextNs, t0, pageNs);
+        um &= ~written[w]!;
+      }
+      words[w]! &= ~bit;
+      if ((um & bit) !== 0) {
+        acc += RAM_SAVE_UNIFORM_PAGE_BYTES; // is_dup_page: be64(addr | COMPRESS) + one byte
+        uniform++;
+      } else {
+        acc += RAM_SAVE_NORMAL_PAGE_BYTES; // be64(addr | PAGE) + 4096 bytes
+        normal++;
+      }
+      if (dest) dest[p] = version![p]!;
+      k++;
+      if (acc >= room) {
+        file.put(acc, SECTION.ram, t0 + (k - 1) * pageNs); // the staging buffer is full: flush it
+        acc = 0;
+        room = file.room();
+        if (!ignoreRateLimit && file.rateLimit()) break scan;
+      }
+      if (p === 0) {
+        // The next call starts at address 0, where qemu-kvm syncs again; re-read the rest of word 0.
+        lapSync(ctx, t0 + k * pageNs);
+        bits = words[0]! & ~1;
+        um = content.uniformMask(0) & ~written[0]!;
+      }
     }
   }
-  if (p < 0) {
-    // A full lap found nothing; in C the cursor ends where it began.
-    ram.currentPage = start;
-    return 0;
-  }
-  ram.currentPage = p;
-  // The vCPUs ran until now: the page is read as it is at `t`.
-  if (mem.schedule.nextNs <= t) mem.advanceTo(t);
-  ram.bitmap.clear(p);
-  ram.dirtyPages--;
-  if (mem.isUniform(p)) {
-    ctx.file.put(RAM_SAVE_UNIFORM_PAGE_BYTES, SECTION.ram, t);
-    ram.pagesUniform++;
-  } else {
-    ctx.file.put(RAM_SAVE_NORMAL_PAGE_BYTES, SECTION.ram, t);
-    ram.pagesNormal++;
-  }
-  const dv = ctx.dest.pageVersion;
-  if (dv) dv[p] = mem.version![p]!;
-  return 1;
+  // The cursor stays on the last page sent (or where the call began when a lap found nothing).
+  ram.currentPage = anchor;
+  t = t0 + k * pageNs;
+  if (acc > 0) file.put(acc, SECTION.ram, t);
+  ram.dirtyPages -= k;
+  ram.pagesNormal += normal;
+  ram.pagesUniform += uniform;
+  ram.bytesTransferred += k * TARGET_PAGE_SIZE; // counts PAGES × 4096, not wire bytes
+  return { pages: k, t };
+}
+
+/** How many pages into a send loop starting at t0 the next guest write falls due. */
+function pagesUntil(nextNs: Ns, t0: Ns, pageNs: Ns): number {
+  if (nextNs <= t0) return 0;
+  if (pageNs <= 0 || !Number.isFinite(nextNs)) return Number.POSITIVE_INFINITY;
+  return Math.ceil((nextNs - t0) / pageNs);
 }
 
 function lapSync(ctx: MigrationContext, t: Ns): void {
-  // kvm_update_dirty_pages_log: same pull as the per-call sync. Its cost is folded into the per-page cost.
+  // kvm_update_dirty_pages_log: the same pull as the per-call sync; its cost is folded into pageCopyNs.
   ctx.mem.advanceTo(t);
   ctx.ram.dirtyPages += ctx.mem.syncDirtyLog(ctx.ram.bitmap);
   ctx.counters.kvmLapSyncs++;
@@ -129,25 +195,18 @@ export function ramSaveLive(ctx: MigrationContext, stage: 1 | 2 | 3, t: Ns): Sav
   // The bandwidth estimate covers the send loop only (get_clock() before and after).
   const t0 = t;
   const sent0 = ram.bytesTransferred;
-  const pageNs = ctx.costs.pageCopyNs;
-  let pages = 0;
-  while (!ctx.file.rateLimit()) {
-    if (ramSaveBlock(ctx, t) === 0) break;
-    ram.bytesTransferred += TARGET_PAGE_SIZE;
-    pages++;
-    t += pageNs;
-  }
+  const loop = ramSaveBlocks(ctx, t, false);
+  t = loop.t;
+  let pages = loop.pages;
   // get_clock() always advances a little, so the elapsed time is never 0.
   const loopNs = Math.max(1, t - t0);
   let bwidth = (ram.bytesTransferred - sent0) / loopNs; // bytes per ns
   if (bwidth === 0) bwidth = 0.000001;
 
   if (stage === 3) {
-    while (ramSaveBlock(ctx, t) !== 0) {
-      ram.bytesTransferred += TARGET_PAGE_SIZE;
-      pages++;
-      t += pageNs;
-    }
+    const rest = ramSaveBlocks(ctx, t, true); // ignore the rate limit, send all
+    t = rest.t;
+    pages += rest.pages;
     mem.setLogging(false);
   }
   ctx.file.put(RAM_SAVE_EOS_BYTES, SECTION.ram, t);

@@ -7,7 +7,7 @@ import type { Ns } from '../../sim/time.ts';
 import { blockSaveLive } from './block-migration.ts';
 import {
   EOF_BYTES,
-  SAVEVM_LIVE_HANDLERS,
+  type SAVEVM_LIVE_HANDLERS,
   SECTION_PART_HEADER_BYTES,
   STREAM_HEADER_BYTES,
   sectionStartHeaderBytes,
@@ -18,7 +18,11 @@ import { ramSaveLive, type SaveResult } from './ram.ts';
 
 type LiveHandler = (ctx: MigrationContext, stage: 1 | 2 | 3, t: Ns) => SaveResult;
 
-const HANDLERS: ReadonlyArray<{ idstr: (typeof SAVEVM_LIVE_HANDLERS)[number]; save: LiveHandler; section: 0 | 1 }> = [
+const HANDLERS: ReadonlyArray<{
+  idstr: (typeof SAVEVM_LIVE_HANDLERS)[number];
+  save: LiveHandler;
+  section: 0 | 1;
+}> = [
   { idstr: 'block', save: blockSaveLive, section: SECTION.block },
   { idstr: 'ram', save: ramSaveLive, section: SECTION.ram },
 ];
