@@ -5,6 +5,7 @@
  * the rest waits in memory. A socket that would block freezes the file until it is writable again.
  */
 
+import { LEVEL } from '../../sim/span-recorder.ts';
 import type { Ns } from '../../sim/time.ts';
 import { EVENT } from '../../trace/names.ts';
 import type { MigrationContext } from './context.ts';
@@ -87,7 +88,8 @@ export class BufferedFile {
       this.freezeOutput = true;
       this.frozenSince = t;
       ctx.counters.freezes++;
-      ctx.rec.event(ctx.migrationSpan, EVENT.freeze, { bufferBytes: this.bufferSize }, t);
+      if (ctx.rec.on(LEVEL.tick))
+        ctx.rec.event(ctx.migrationSpan, EVENT.freeze, { bufferBytes: this.bufferSize }, t);
     }
     if (this.notifyArmed) return;
     this.notifyArmed = true;
@@ -106,12 +108,16 @@ export class BufferedFile {
     if (this.hasError || this.ctx.state !== 2) return t;
     const wasFrozen = this.freezeOutput;
     this.putBuffer(0, t);
-    if (wasFrozen && !this.freezeOutput)
-      this.ctx.rec.event(this.ctx.migrationSpan, EVENT.unfreeze, { frozenMs: (t - this.frozenSince) / 1e6 }, t);
+    if (wasFrozen && !this.freezeOutput && this.ctx.rec.on(LEVEL.tick))
+      this.ctx.rec.event(
+        this.ctx.migrationSpan,
+        EVENT.unfreeze,
+        { frozenMs: (t - this.frozenSince) / 1e6 },
+        t,
+      );
     if (this.bytesXfer <= this.xferLimit) return this.putReady(t);
     return t;
   }
-
 
   /**
    * buffered_close: flush until the buffer is empty, blocking on the socket when it is full
