@@ -83,6 +83,7 @@ export const ATTR = {
   seed: 'migscope.seed',
   outcome: 'migscope.outcome',
   bytes: 'migscope.bytes', // wire bytes produced inside the span (flamegraphs weight by it)
+  bytesDrained: 'migscope.bytes_drained', // bytes produced earlier and pushed to the socket inside the span
   bytesRam: 'migscope.bytes.ram',
   bytesBlock: 'migscope.bytes.block',
   pagesNormal: 'migscope.pages.normal',
@@ -109,8 +110,10 @@ export const ATTR = {
   downtimeLimitMs: 'qemu.migration.downtime_limit',
   jobPhase: 'libvirt.job.phase',
   monitorCommand: 'monitor.command',
+  monitorSide: 'monitor.side', // "source" | "destination"
   monitorReply: 'monitor.reply',
   polls: 'libvirt.polls',
+  virshFlags: 'virsh.flags',
   rpcProc: 'libvirt.rpc.proc',
   blockChunks: 'migscope.block.chunks',
   blockDirtyChunks: 'migscope.block.dirty_chunks',

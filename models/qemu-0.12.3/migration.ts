@@ -130,7 +130,7 @@ function migrationComplete(ctx: MigrationContext, t: Ns): Ns {
   // migrate_fd_cleanup → qemu_fclose → buffered_close: drain synchronously, close the socket.
   const backlog = ctx.bf.bufferSize;
   const drained = ctx.bf.close(t);
-  rec.span(SPAN.drain, LEVEL.stage, ctx.migrationSpan, t, drained, { [ATTR.bytes]: backlog });
+  rec.span(SPAN.drain, LEVEL.stage, ctx.migrationSpan, t, drained, { [ATTR.bytesDrained]: backlog });
   ctx.marks.closedNs = drained;
   ctx.state = MIG_STATE.COMPLETED; // only now does `info migrate` say completed
   ctx.onFinished(drained);

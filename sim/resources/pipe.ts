@@ -40,7 +40,8 @@ export class Pipe {
   /** Accept up to `bytes` at time `at` (as much as fits); returns the number accepted. */
   offer(bytes: number, at: Ns): number {
     const level = this.level(at);
-    const n = Math.min(bytes, this.capacity - level);
+    // Whole bytes only: a socket accepts an integer count.
+    const n = Math.min(bytes, Math.floor(this.capacity - level));
     if (n <= 0) return 0;
     this.t0 = at;
     this.level0 = level + n;

@@ -7,7 +7,11 @@ const direct = { libvirt: { enabled: false } };
 
 describe('idle VM whose pages are all uniform', () => {
   it('sends every page as 9 bytes plus the section headers, in one tick, with exact timing', () => {
-    const s = scenario({ ...direct, vm: { memoryMiB: 64, uniformPageFraction: 1 }, workload: { kind: 'idle' } });
+    const s = scenario({
+      ...direct,
+      vm: { memoryMiB: 64, uniformPageFraction: 1 },
+      workload: { kind: 'idle' },
+    });
     const { result: r } = run(s);
     const pages = 64 * 256;
     expect(r.outcome).toBe('completed');
@@ -33,7 +37,11 @@ describe('idle VM whose pages are all uniform', () => {
   });
 
   it('a RAM larger than one tick budget takes one more tick per xfer_limit of 9-byte records', () => {
-    const s = scenario({ ...direct, vm: { memoryMiB: 1024, uniformPageFraction: 1 }, workload: { kind: 'idle' } });
+    const s = scenario({
+      ...direct,
+      vm: { memoryMiB: 1024, uniformPageFraction: 1 },
+      workload: { kind: 'idle' },
+    });
     const { result: r } = run(s);
     const xferLimit = Math.floor(MAX_THROTTLE / 10);
     // Each rate-limited pass stops at the first 32 KiB flush that pushes bytes_xfer past xfer_limit.
@@ -78,7 +86,11 @@ describe('convergence', () => {
 
   it('the loop-time bandwidth estimate converges far earlier than the tick budget would', () => {
     // 8 MiB working set dirtied at 8 MiB/s: about 2048 pages stay dirty.
-    const s = scenario({ ...direct, vm: { memoryMiB: 256 }, workload: { kind: 'uniform', wssMiB: 8, dirtyRateMiBps: 8 } });
+    const s = scenario({
+      ...direct,
+      vm: { memoryMiB: 256 },
+      workload: { kind: 'uniform', wssMiB: 8, dirtyRateMiBps: 8 },
+    });
     const { result: r } = run(s);
     expect(r.outcome).toBe('completed');
     const last2 = r.iterations.at(-2)!; // the stage-2 pass that declared convergence

@@ -11,6 +11,9 @@ export function scenario(over: Record<string, unknown> = {}): Scenario {
 }
 
 /** Simulate with tracing at `granularity` (default none). */
-export function run(s: Scenario, granularity: 'none' | 'stage' | 'iteration' | 'tick' = 'none'): SimulatedRun {
+export function run(
+  s: Scenario,
+  granularity: 'none' | 'stage' | 'iteration' | 'tick' = 'none',
+): SimulatedRun {
   return simulate(s, { granularity });
 }

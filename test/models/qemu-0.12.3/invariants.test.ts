@@ -22,8 +22,16 @@ function randomScenario(i: number) {
       diskWriteMiBps: withDisk ? pick([0, 1, 4]) : 0,
     },
     disk: withDisk ? { sizeMiB: pick([8, 16, 32]), allocatedMiB: 8, migrate: r.float() < 0.8 } : null,
-    migration: { maxBandwidthMiBps: pick([8, 32, 128, 1024]), downtimeLimitMs: pick([1, 30, 300]), timeoutS: 30 },
-    network: { bandwidthMbps: pick([100, 1000, 10000]), rttMs: pick([0.05, 0.2, 5]), sendBufferKiB: pick([64, 512, 4096]) },
+    migration: {
+      maxBandwidthMiBps: pick([8, 32, 128, 1024]),
+      downtimeLimitMs: pick([1, 30, 300]),
+      timeoutS: 30,
+    },
+    network: {
+      bandwidthMbps: pick([100, 1000, 10000]),
+      rttMs: pick([0.05, 0.2, 5]),
+      sendBufferKiB: pick([64, 512, 4096]),
+    },
     host: { pageCopyNs: pick([100, 900, 5000]) },
     libvirt: { enabled: r.float() < 0.5 },
   });
@@ -64,7 +72,10 @@ describe('determinism', () => {
   });
 
   it('a different seed gives a different run', () => {
-    const s = scenario({ vm: { memoryMiB: 64 }, workload: { kind: 'uniform', wssMiB: 16, dirtyRateMiBps: 8 } });
+    const s = scenario({
+      vm: { memoryMiB: 64 },
+      workload: { kind: 'uniform', wssMiB: 16, dirtyRateMiBps: 8 },
+    });
     const a = run(s).result;
     const b = run({ ...s, seed: s.seed + 1 }).result;
     expect(resultToJson(a)).not.toBe(resultToJson(b));

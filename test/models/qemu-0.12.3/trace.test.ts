@@ -33,9 +33,19 @@ describe('span tree', () => {
     expect(seen).toEqual(chain);
     expect(byName(SPAN.iteration).every((it) => parentOf(spans, it)?.name === SPAN.migration)).toBe(true);
     expect(byName(SPAN.iteration).length).toBeGreaterThan(2);
-    for (const n of [SPAN.prepare2, SPAN.finish2, SPAN.qemuDomainWaitForMigrationComplete, SPAN.downtime, SPAN.window, SPAN.dirtySync, SPAN.ramSave])
+    for (const n of [
+      SPAN.prepare2,
+      SPAN.finish2,
+      SPAN.qemuDomainWaitForMigrationComplete,
+      SPAN.downtime,
+      SPAN.window,
+      SPAN.dirtySync,
+      SPAN.ramSave,
+    ])
       expect(byName(n).length, n).toBeGreaterThan(0);
-    const cmds = spans.filter((x) => x.name === SPAN.monitorCommand).map((x) => x.attributes[ATTR.monitorCommand]);
+    const cmds = spans
+      .filter((x) => x.name === SPAN.monitorCommand)
+      .map((x) => x.attributes[ATTR.monitorCommand]);
     expect(cmds).toContain('migrate -d "tcp:dst:49152"');
     expect(cmds).toContain('cont');
   });
@@ -59,7 +69,9 @@ describe('span tree', () => {
     const data = JSON.parse(lines[0]!);
     const otlpSpans = data.resourceSpans[0].scopeSpans[0].spans;
     expect(otlpSpans).toHaveLength(spans.length);
-    const service = data.resourceSpans[0].resource.attributes.find((a: { key: string }) => a.key === 'service.name');
+    const service = data.resourceSpans[0].resource.attributes.find(
+      (a: { key: string }) => a.key === 'service.name',
+    );
     expect(service.value.stringValue).toBe('migscope-sim');
     expect(new Set(otlpSpans.map((x: { traceId: string }) => x.traceId)).size).toBe(1);
   });
