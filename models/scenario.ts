@@ -55,6 +55,15 @@ export interface Scenario {
     monitorRttUs: number;
   };
   libvirt: { enabled: boolean; pollIntervalUs: number; rpcOverheadMs: number };
+  /** Continuous replication (Remus/Kemari/COLO checkpointing, models/replication); absent = a migration. */
+  replication?: {
+    epochMs: number;
+    durationS: number;
+    outputBuffering: boolean;
+    outputPacketsPerS: number;
+    failoverSamples: number;
+    ackAfterLoad: boolean;
+  };
 }
 
 type Kind = 'number' | 'integer' | 'string' | 'boolean' | 'list' | 'section';
@@ -103,8 +112,11 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
     replay: { kind: 'string', nullable: true, def: null, help: 'recorded run to replay (kind: replay)' },
   },
   migration: {
+    // qemu-7.2 under libvirt 9.0: libvirt always sends max-bandwidth ≈ 2^63 B/s (unlimited) unless told
+    // otherwise (qemu-spec.md §1d); a bare QMP client keeps QEMU's 128 MiB/s.
     maxBandwidthMiBps: num(
-      (m: ModelName) => (m === 'qemu-0.12.3' ? 32 : 128),
+      (m: ModelName, raw: Record<string, unknown>) =>
+        m === 'qemu-0.12.3' ? 32 : libvirtEnabled(raw) ? 0 : 128,
       'max-bandwidth; 0 = unlimited',
     ),
     downtimeLimitMs: num((m: ModelName) => (m === 'qemu-0.12.3' ? 30 : 300), 'downtime-limit', { above: 0 }),
@@ -135,9 +147,27 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
     }),
     rpcOverheadMs: num(0.5, 'libvirt RPC processing per call, beyond the network round trip'),
   },
+  replication: {
+    epochMs: num(200, 'guest run time between checkpoints (Remus xl remus -i; COLO x-checkpoint-delay)', {
+      above: 0,
+    }),
+    durationS: num(10, 'how long replication runs after the initial synchronisation', { above: 0 }),
+    outputBuffering: { kind: 'boolean', def: true, help: 'hold network output until it is acked' },
+    outputPacketsPerS: num(1000, 'guest network packets sent per second of guest run time (Poisson)'),
+    failoverSamples: { kind: 'integer', min: 0, max: 1_000_000, def: 1000, help: 'random failover instants' },
+    ackAfterLoad: { kind: 'boolean', def: false, help: 'standby acks after loading (COLO), not on receipt' },
+  },
 };
 
+/** Whether a raw (unresolved) scenario drives the migration through libvirt (the default). */
+function libvirtEnabled(raw: Record<string, unknown>): boolean {
+  const l = raw.libvirt;
+  return !(typeof l === 'object' && l !== null && (l as Record<string, unknown>).enabled === false);
+}
+
 const SECTIONS_OPTIONAL = new Set(['disk']);
+/** Sections left out of the resolved scenario when absent (so scenarios without them resolve as before). */
+const SECTIONS_OMITTED = new Set(['replication']);
 
 /** Where a scenario came from, for error messages. */
 export interface Origin {
@@ -211,6 +241,7 @@ export function resolveScenario(raw: unknown, origin: Origin = { file: 'scenario
       out[key] = v === undefined ? def : checkValue(origin, key, spec, v);
       continue;
     }
+    if ((v === undefined || v === null) && SECTIONS_OMITTED.has(key)) continue;
     if (v === undefined && SECTIONS_OPTIONAL.has(key)) {
       out[key] = null;
       continue;
@@ -273,6 +304,8 @@ function crossCheck(s: Scenario, origin: Origin): void {
       'migration.maxBandwidthMiBps',
       'qemu-0.12.3 cannot run unlimited (migrate_set_speed takes a uint32)',
     );
+  if (s.replication && s.disk?.migrate)
+    fail(origin, 'disk.migrate', 'replication treats the disk as shared storage (set disk.migrate: false)');
 }
 
 /** Set `path` (dot notation) in a raw scenario object to `value` (a YAML scalar, parsed). */

@@ -7,6 +7,8 @@ import { type Granularity, SpanRecorder } from '../sim/span-recorder.ts';
 import { SERVICE } from '../trace/names.ts';
 import { createCollectingTracer } from '../trace/sdk.ts';
 import * as qemu0123 from './qemu-0.12.3/index.ts';
+import * as qemu72 from './qemu-7.2/index.ts';
+import * as replication from './replication/index.ts';
 import type { MigrationResult } from './result.ts';
 import type { ModelName, Scenario } from './scenario.ts';
 
@@ -28,6 +30,7 @@ type Model = { simulate: typeof qemu0123.simulate };
 
 const MODELS: Partial<Record<ModelName, Model>> = {
   'qemu-0.12.3': qemu0123,
+  'qemu-7.2': qemu72,
 };
 
 /** The models that can run now. */
@@ -37,7 +40,8 @@ export function availableModels(): ModelName[] {
 
 /** Simulate one migration. The same scenario always gives the same result and spans. */
 export function simulate(scn: Scenario, opts: SimulateOptions = {}): SimulatedRun {
-  const model = MODELS[scn.model];
+  // A scenario with a replication section runs the checkpointing mode (models/replication).
+  const model = scn.replication ? replication : MODELS[scn.model];
   if (!model)
     throw new Error(`model ${scn.model} is not implemented yet (available: ${availableModels().join(', ')})`);
   const granularity = opts.granularity ?? 'iteration';

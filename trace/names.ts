@@ -57,6 +57,14 @@ export const SPAN = {
   multifdSync: 'qemu.migration.multifd.sync',
   // QEMU, destination side
   incoming: 'qemu.incoming',
+  // Continuous replication (checkpointing, qemu-spec.md §6; models/replication)
+  replication: 'qemu.replication',
+  replicationInitialSync: 'qemu.replication.initial_sync', // the full synchronisation (pre-copy) before epochs
+  replicationEpoch: 'qemu.replication.epoch', // one epoch: the guest runs, then a checkpoint
+  replicationRun: 'qemu.replication.run', // the guest runs and dirties pages
+  replicationCheckpoint: 'qemu.replication.checkpoint', // guest paused: vm_stop to resume
+  replicationCheckpointSend: 'qemu.replication.checkpoint_send', // dirty pages + device state on the wire
+  replicationAckWait: 'qemu.replication.ack_wait', // last byte written to the standby's ack
   // The real-migration lab only (trace/lab): steps around the migration that the simulator does not model
   labBoot: 'lab.boot', // QEMU spawn to the guest workload running
   labRamCompare: 'lab.ram_compare', // pmemsave of both sides, compared page by page
@@ -73,6 +81,8 @@ export const EVENT = {
   freeze: 'qemu.buffered_file.freeze',
   unfreeze: 'qemu.buffered_file.unfreeze',
   poll: 'libvirt.poll',
+  checkpointAck: 'qemu.replication.ack', // the standby acknowledged (committed) a checkpoint
+  outputRelease: 'qemu.replication.output_release', // buffered network output released
 } as const;
 
 /** Attribute keys. `migscope.*` are quantities migscope computes; the rest mirror the source's names. */
@@ -126,6 +136,12 @@ export const ATTR = {
   labDiskIdentical: 'lab.disk.identical',
   labDifferingChunks: 'lab.disk.differing_chunks',
   sleepMs: 'qemu.migration.rate_limit_sleep_ms',
+  // continuous replication (models/replication)
+  epoch: 'migscope.replication.epoch', // checkpoint index (0 = the initial synchronisation's stop-and-copy)
+  epochMs: 'qemu.replication.epoch_ms', // x-checkpoint-delay / xl remus -i
+  outputBuffering: 'migscope.replication.output_buffering',
+  pauseMs: 'migscope.replication.pause_ms',
+  heldPackets: 'migscope.replication.held_packets', // guest packets released at this checkpoint's ack
 } as const;
 
 /** The OpenTelemetry service name of each layer (resource attribute `service.name`). */
