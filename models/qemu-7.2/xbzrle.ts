@@ -4,42 +4,21 @@
  * page against its cached copy. Only sizes are modelled: the cache holds, per slot, which page it caches,
  * its age, and the page's version (write count) when it was cached.
  *
- * Encoding-size model. The guest workload writes one 8-byte word per write, so a page written w times since
- * it was cached differs from the copy in the words those writes hit. Taking the positions as independent and
- * uniform over the 512 words of a page (the brief's model; see the note below):
- *   k    = 512 × (1 − (1 − 1/512)^w)          expected distinct words changed
- *   runs = max(1, k × (1 − k/512))             expected maximal runs of adjacent changed words
- *   len  = runs × (uleb(zrun) + uleb(nzrun)) + 8k,  zrun = (4096 − 8k)/runs, nzrun = 8k/runs
- * which is ≈ w × (8 + 3) bytes for small w (a 2-byte ULEB zero run and a 1-byte ULEB non-zero run per
- * word; xbzrle_encode_buffer emits no trailing zero run). Above one page the encoder gives up (overflow).
- * NOTE: the lab's dirtier (trace/lab/guest/dirtier.c) writes word 0 of the page every time, for which the
- * real encoding is one short run (≤ 10 bytes) whatever w is; this model overstates such pages.
+ * Encoding-size model. The guest workload (models/workloads, and the lab's dirtier.c that implements it)
+ * stores an 8-byte counter into word 0 of the page it writes, so however often a page was written since
+ * it was cached, it differs from the copy in at most those 8 bytes: xbzrle_encode_buffer emits a zero run
+ * of length 0 (1-byte ULEB), a non-zero run of at most 8 (1-byte ULEB) and the changed bytes, and no
+ * trailing zero run: at most 10 bytes. Modelled as 10 bytes for any w >= 1 (a counter step changes fewer
+ * bytes only when its high bytes stay equal; the model ignores that saving).
  */
 import { CACHED_PAGE_LIFETIME, TARGET_PAGE_SIZE } from './constants.ts';
 
-const WORDS = TARGET_PAGE_SIZE / 8;
-/** Writes beyond which a page always overflows (the table below ends there). */
-const W_MAX = 4096;
-
-function uleb(x: number): number {
-  return x < 128 ? 1 : x < 16384 ? 2 : 3;
-}
-
-/** Encoded length for w = 0..W_MAX writes since caching: 0 = unchanged, -1 = overflow. */
-const ENCODED_LEN: Int32Array = (() => {
-  const out = new Int32Array(W_MAX + 1);
-  for (let w = 1; w <= W_MAX; w++) {
-    const k = WORDS * (1 - (1 - 1 / WORDS) ** w);
-    const runs = Math.max(1, k * (1 - k / WORDS));
-    const len = Math.round(runs * (uleb((TARGET_PAGE_SIZE - 8 * k) / runs) + uleb((8 * k) / runs)) + 8 * k);
-    out[w] = len > TARGET_PAGE_SIZE ? -1 : len;
-  }
-  return out;
-})();
+/** Encoded bytes of a page whose word 0 changed: ULEB(0) + ULEB(8) + 8 bytes. */
+const WORD0_ENCODED_LEN = 1 + 1 + 8;
 
 /** xbzrle_encode_buffer's result size for a page written `w` times since it was cached (0, -1 or bytes). */
 export function xbzrleEncodedLen(w: number): number {
-  return w > W_MAX ? -1 : ENCODED_LEN[w]!;
+  return w <= 0 ? 0 : WORD0_ENCODED_LEN;
 }
 
 /** The page cache (PageCache) and xbzrle_counters. */
