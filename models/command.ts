@@ -128,7 +128,7 @@ export function summary(r: MigrationResult, wallMs?: number): string {
       (r.downtimeMs !== null
         ? `  = final pass ${fmtMs(b.finalPassMs)} + drain ${fmtMs(b.drainMs)} + load ${fmtMs(b.loadMs)} + management ${fmtMs(b.managementMs)}`
         : ''),
-    `  sent        ${fmtBytes(r.bytes.total)} (ram ${fmtBytes(r.bytes.ram)}, block ${fmtBytes(r.bytes.block)}, device ${fmtBytes(r.bytes.device)}); pages ${r.pages.normal} normal + ${r.pages.uniform} uniform`,
+    `  sent        ${fmtBytes(r.bytes.total)} (ram ${fmtBytes(r.bytes.ram)}, block ${fmtBytes(r.bytes.block)}, device ${r.bytes.device === null ? 'n/a' : fmtBytes(r.bytes.device)}); pages ${r.pages.normal} normal + ${r.pages.uniform} uniform`,
   ];
   if (r.delivery)
     lines.push(

@@ -46,7 +46,8 @@ export interface MigrationResult {
   totalTimeMs: number;
   downtimeMs: number | null;
   setupTimeMs: number | null;
-  bytes: { total: number; ram: number; block: number; device: number };
+  /** Wire bytes by section; a real run says null for a section its sources cannot measure. */
+  bytes: { total: number; ram: number; block: number; device: number | null };
   pages: { normal: number; uniform: number };
   iterations: IterationRecord[];
   downtimeBreakdown: DowntimeBreakdown;

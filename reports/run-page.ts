@@ -74,7 +74,7 @@ export function resultRows(r: MigrationResult): [string, string | null][] {
     ['bytes on the wire', `${fmtBytes(r.bytes.total)} <span class="note">(${fmtInt(r.bytes.total)})</span>`],
     [
       'by section',
-      `RAM ${fmtBytes(r.bytes.ram)}, block ${fmtBytes(r.bytes.block)}, device ${fmtBytes(r.bytes.device)}`,
+      `RAM ${fmtBytes(r.bytes.ram)}, block ${fmtBytes(r.bytes.block)}, device ${r.bytes.device === null ? 'n/a' : fmtBytes(r.bytes.device)}`,
     ],
     ['pages sent', `${fmtInt(r.pages.normal)} full, ${fmtInt(r.pages.uniform)} uniform`],
     ['iterations', fmtInt(r.iterations.length)],

@@ -123,7 +123,8 @@ describe('spanForest', () => {
         const parent = spans.length > 0 && rnd() < 0.85 ? spans[Math.floor(rnd() * spans.length)]! : null;
         const a = Math.floor(rnd() * 100);
         const b = a + Math.floor(rnd() * 60) - 5; // sometimes ends before it starts
-        const attrs = rnd() < 0.5 ? { [ATTR.bytes]: rnd() < 0.1 ? -3 : Math.floor(rnd() * 1000) } : {};
+        const attrs: Record<string, number> =
+          rnd() < 0.5 ? { [ATTR.bytes]: rnd() < 0.1 ? -3 : Math.floor(rnd() * 1000) } : {};
         const s = span(rnd() < 0.3 ? SPAN.window : `s${i % 5}`, a, b, parent, attrs);
         if (rnd() < 0.05) s.parentSpanId = 'deadbeefdeadbeef';
         spans.push(s);

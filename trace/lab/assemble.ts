@@ -142,8 +142,8 @@ export function assembleLab(
     totalTimeMs: round3(totalTimeMs),
     downtimeMs,
     setupTimeMs: setupTime,
-    // query-migrate has no device-state counter: bytes.device stays 0 (extra.deviceBytesMeasured)
-    bytes: { total: ramBytes + blockBytes, ram: ramBytes, block: blockBytes, device: 0 },
+    // query-migrate has no device-state counter: bytes.device is null (not measured)
+    bytes: { total: ramBytes + blockBytes, ram: ramBytes, block: blockBytes, device: null },
     pages: { normal: ram.normal ?? 0, uniform: ram.duplicate ?? 0 },
     iterations,
     downtimeBreakdown: {

@@ -23,7 +23,7 @@ describe('idle VM whose pages are all uniform', () => {
     expect(r.bytes.block).toBe(19 + 8 + 5 + 8 + 5 + 8);
     // stream header (8) + SECTION_FULL "devices" (21) + 256 KiB + EOF (1).
     expect(r.bytes.device).toBe(8 + 21 + 256 * 1024 + 1);
-    expect(r.bytes.total).toBe(r.bytes.ram + r.bytes.block + r.bytes.device);
+    expect(r.bytes.total).toBe(r.bytes.ram + r.bytes.block + r.bytes.device!);
     // migrate at 25 µs (half the monitor RTT); connect one RTT (0.2 ms) later; stage 1: sync 125 µs
     // (2 ms/GiB × 64 MiB) + 16384 × 900 ns; stage 2: sync, converged (nothing left); stage 3: sync,
     // device save 2 ms; the socket takes everything at once.
