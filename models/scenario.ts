@@ -57,6 +57,7 @@ export interface Scenario {
   libvirt: { enabled: boolean; pollIntervalUs: number; rpcOverheadMs: number };
   /** Continuous replication (Remus/Kemari/COLO checkpointing, models/replication); absent = a migration. */
   replication?: {
+    trigger: 'periodic' | 'output';
     epochMs: number;
     durationS: number;
     outputBuffering: boolean;
@@ -148,6 +149,12 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
     rpcOverheadMs: num(0.5, 'libvirt RPC processing per call, beyond the network round trip'),
   },
   replication: {
+    trigger: {
+      kind: 'string',
+      oneOf: ['periodic', 'output'],
+      def: 'periodic',
+      help: 'checkpoint every epochMs (Remus, COLO timer) or at each guest packet, epochMs at most (Kemari)',
+    },
     epochMs: num(200, 'guest run time between checkpoints (Remus xl remus -i; COLO x-checkpoint-delay)', {
       above: 0,
     }),

@@ -36,6 +36,7 @@ export const SPAN = {
   qemuMigrationDstFinish: 'libvirtd.qemuMigrationDstFinish',
   qemuMigrationSrcConfirm: 'libvirtd.qemuMigrationSrcConfirmPhase',
   qemuProcessStart: 'libvirtd.qemuProcessLaunch',
+  qemuMigrationSrcPerformPeer2Peer: 'libvirtd.qemuMigrationSrcPerformPeer2Peer3', // p2p: the source daemon drives
   /** A monitor command (HMP in 0.7.7, QMP in 9.0); attribute `monitor.command` names it. */
   monitorCommand: 'monitor.command',
   // QEMU, source side
@@ -83,6 +84,9 @@ export const EVENT = {
   poll: 'libvirt.poll',
   checkpointAck: 'qemu.replication.ack', // the standby acknowledged (committed) a checkpoint
   outputRelease: 'qemu.replication.output_release', // buffered network output released
+  // The real-stack tracer (trace/proxy, trace/import/libvirt-log.ts)
+  qmpEvent: 'qmp.event', // any other QMP event; attribute `qmp.event.name` names it
+  migrationPass: 'qemu.migration.pass_start', // QMP MIGRATION_PASS
 } as const;
 
 /** Attribute keys. `migscope.*` are quantities migscope computes; the rest mirror the source's names. */
@@ -142,6 +146,19 @@ export const ATTR = {
   outputBuffering: 'migscope.replication.output_buffering',
   pauseMs: 'migscope.replication.pause_ms',
   heldPackets: 'migscope.replication.held_packets', // guest packets released at this checkpoint's ack
+  // real-stack tracer (trace/proxy, trace/import/libvirt-log.ts, trace/merge.ts)
+  monitorId: 'monitor.id', // the QMP command id, e.g. "libvirt-417"
+  monitorArguments: 'monitor.arguments', // the command's arguments as JSON, cut to 256 characters
+  monitorError: 'monitor.error', // QMP error class: desc
+  qmpEventName: 'qmp.event.name',
+  qmpEventData: 'qmp.event.data', // the event's data as JSON, cut to 256 characters
+  qemuVersion: 'qemu.version',
+  traceSource: 'migscope.trace_source', // "libvirt-log" | "qmp-proxy" | "lab" | "qemu-trace"
+  process: 'migscope.process', // "libvirtd (source)", "qemu (destination)", ...: one track group per process
+  threadId: 'thread.id', // OpenTelemetry semantic convention
+  codeFunction: 'code.function', // the libvirt function that logged the span's first line
+  codeLine: 'code.lineno',
+  inferred: 'migscope.inferred', // true when a boundary is inferred (the log has no line for it)
 } as const;
 
 /** The OpenTelemetry service name of each layer (resource attribute `service.name`). */
