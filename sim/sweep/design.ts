@@ -157,6 +157,7 @@ function parseParamSpec(
   }
   const from = r.from as number;
   const to = r.to as number;
+  if (from > to) fail(key, `empty range: from ${from} > to ${to} (list the values to go downwards)`);
   const scale = r.scale ?? 'linear';
   if (scale !== 'linear' && scale !== 'log')
     fail(`${key}.scale`, `expected linear or log, got ${show(scale)}`);

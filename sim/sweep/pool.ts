@@ -45,7 +45,7 @@ export async function runPool<I, O>(
   let finished = 0;
   const target = tasks.length;
   const n = Math.min(opts.workers, tasks.length);
-  if (n === 0) return;
+  if (n === 0 || opts.signal?.aborted) return;
 
   return new Promise<void>((resolve, reject) => {
     const live = new Set<Worker>();
@@ -80,6 +80,7 @@ export async function runPool<I, O>(
         if (m.ready) {
           ready = true;
           feed(w);
+          maybeEnd();
           return;
         }
         busy.get(w)!.delete(m.id);

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { latestByKey, type RunRecord, readStore } from './store.ts';
+import { latestByKey, type RecordRank, type RunRecord, readStore } from './store.ts';
 
 /** The placeholder, in a batch command, for the array task index. */
 export const TASK_INDEX = '{index}';
@@ -59,20 +59,10 @@ export function batchScript(o: BatchOptions): string {
   return lines.join('\n');
 }
 
-/**
- * Submit a batch script; resolves to the job id. With `wait`, resolves when every task has ended, with
- * sbatch's exit code (non-zero when a task failed).
- */
-export function submit(
-  scriptPath: string,
-  opts: { wait?: boolean; sbatch?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ jobId: string; exitCode: number }> {
-  const args = ['--parsable', ...(opts.wait ? ['--wait'] : []), scriptPath];
+/** Run a Slurm client command; resolves to its stdout, rejects with its last stderr line. */
+function slurmCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(opts.sbatch ?? 'sbatch', args, {
-      env: opts.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => {
@@ -81,13 +71,63 @@ export function submit(
     p.stderr.on('data', (d) => {
       err += d;
     });
-    p.on('error', (e) => reject(new Error(`cannot run sbatch: ${e.message}`)));
+    p.on('error', (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     p.on('close', (code) => {
-      const id = out.trim().split('\n')[0]?.split(';')[0] ?? '';
-      if (id && /^\d+$/.test(id) && (code === 0 || opts.wait)) resolve({ jobId: id, exitCode: code ?? -1 });
-      else reject(new Error(`sbatch exited with ${code}: ${err.trim().split('\n').pop() ?? ''}`));
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} exited with ${code}: ${err.trim().split('\n').pop() ?? ''}`));
     });
   });
+}
+
+/** Submit a batch script; resolves to the job id. */
+export async function submit(scriptPath: string, opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const out = await slurmCommand('sbatch', ['--parsable', scriptPath], opts.env);
+  const id = out.trim().split('\n')[0]?.split(';')[0] ?? '';
+  if (!/^\d+$/.test(id)) throw new Error(`sbatch printed no job id (got "${out.trim()}")`);
+  return id;
+}
+
+/** How the tasks of a finished job ended (from scontrol; null when Slurm no longer knows the job). */
+export interface JobEnd {
+  /** Task states, e.g. COMPLETED: 4. */
+  states: Record<string, number> | null;
+  /** Tasks that did not end COMPLETED. */
+  failed: number | null;
+}
+
+/**
+ * Wait until no task of `jobId` is pending or running, polling squeue every `pollMs` (sbatch --wait backs
+ * off to 30 s between polls, too slow for short sweeps), then read how the tasks ended.
+ */
+export async function waitForJob(
+  jobId: string,
+  opts: { pollMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<JobEnd> {
+  const pollMs = opts.pollMs ?? 1000;
+  for (;;) {
+    let out = '';
+    try {
+      out = await slurmCommand('squeue', ['-h', '-j', jobId, '-o', '%i'], opts.env);
+    } catch (err) {
+      // squeue rejects a job id the controller has already purged: the job is over.
+      if (!/Invalid job id/i.test((err as Error).message)) throw err;
+    }
+    if (out.trim() === '') break;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  let text: string;
+  try {
+    text = await slurmCommand('scontrol', ['-o', 'show', 'job', jobId], opts.env);
+  } catch {
+    return { states: null, failed: null };
+  }
+  const states: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const state = /\bJobState=(\S+)/.exec(line)?.[1];
+    if (state) states[state] = (states[state] ?? 0) + 1;
+  }
+  const failed = Object.entries(states).reduce((n, [s, c]) => n + (s === 'COMPLETED' ? 0 : c), 0);
+  return { states, failed };
 }
 
 /** The shard store of task `index` of `of`. */
@@ -114,7 +154,7 @@ export interface MergeReport<O> {
 }
 
 /** Read and merge stores (e.g. the main store and every shard); idempotent. */
-export function mergeStores<O>(files: readonly string[]): MergeReport<O> {
+export function mergeStores<O>(files: readonly string[], rank?: RecordRank): MergeReport<O> {
   const all: RunRecord<O>[] = [];
   const skipped: { file: string; lines: number }[] = [];
   for (const f of files) {
@@ -123,7 +163,7 @@ export function mergeStores<O>(files: readonly string[]): MergeReport<O> {
     const bad = c.badLines.length + (c.tornTail ? 1 : 0);
     if (bad > 0) skipped.push({ file: f, lines: bad });
   }
-  return { byKey: latestByKey(all), skipped };
+  return { byKey: latestByKey(all, rank), skipped };
 }
 
 /** The runs of `total` that task `index` of `of` owns: every of-th, starting at index (balanced). */

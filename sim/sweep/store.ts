@@ -123,15 +123,21 @@ function repairTail(fd: number): void {
   ftruncateSync(fd, 0);
 }
 
-/**
- * The record to keep per key, in first-seen key order: a successful run beats a failed one, otherwise the
- * later record wins.
- */
-export function latestByKey<O>(records: Iterable<RunRecord<O>>): Map<string, RunRecord<O>> {
+/** How much a record is worth keeping: per key, the highest rank wins, then the later record. */
+export type RecordRank = (rec: RunRecord) => number;
+
+/** The default rank: a successful run beats a failed one. */
+export const rankByStatus: RecordRank = (r) => (r.status === 'ok' ? 1 : 0);
+
+/** The record to keep per key, in first-seen key order. */
+export function latestByKey<O>(
+  records: Iterable<RunRecord<O>>,
+  rank: RecordRank = rankByStatus,
+): Map<string, RunRecord<O>> {
   const byKey = new Map<string, RunRecord<O>>();
   for (const r of records) {
     const prev = byKey.get(r.key);
-    if (!prev || r.status === 'ok' || prev.status !== 'ok') byKey.set(r.key, r);
+    if (!prev || rank(r) >= rank(prev)) byKey.set(r.key, r);
   }
   return byKey;
 }

@@ -23,24 +23,60 @@ describe('parseDesign', () => {
 
   it('reads lists and ranges in the order written', () => {
     const d = parse({
-      parameters: { 'a.b': [1, 2], 'c.d': { from: 1, to: 256, steps: 9, scale: 'log' }, 'e.f': { from: 30, to: 300, steps: 4 } },
+      parameters: {
+        'a.b': [1, 2],
+        'c.d': { from: 1, to: 256, steps: 9, scale: 'log' },
+        'e.f': { from: 30, to: 300, steps: 4 },
+      },
     });
     expect(d.parameters.map((p) => p.path)).toEqual(['a.b', 'c.d', 'e.f']);
-    expect(d.parameters[1]!.spec).toEqual({ kind: 'range', from: 1, to: 256, steps: 9, scale: 'log', integer: false });
+    expect(d.parameters[1]!.spec).toEqual({
+      kind: 'range',
+      from: 1,
+      to: 256,
+      steps: 9,
+      scale: 'log',
+      integer: false,
+    });
     expect(pointCount(d)).toBe(2 * 9 * 4);
   });
 
   it.each([
     [{ parameters: { 'a.b': [] } }, 'sweep.yaml: parameters.a.b: empty list'],
-    [{ parameters: { 'a.b': { from: 1, to: 2, steps: 0 } } }, 'sweep.yaml: parameters.a.b.steps: must be >= 1 (got 0)'],
-    [{ parameters: { 'a.b': { from: 1, to: 2, steps: 2.5 } } }, 'sweep.yaml: parameters.a.b.steps: expected a whole number'],
-    [{ parameters: { 'a.b': { from: 1, to: 2 } } }, 'sweep.yaml: parameters.a.b.steps: required for sampler grid'],
-    [{ parameters: { 'a.b': { from: 1, to: 2, steps: 1 } } }, 'sweep.yaml: parameters.a.b.steps: 1 step cannot span 1 to 2'],
+    [
+      { parameters: { 'a.b': { from: 1, to: 2, steps: 0 } } },
+      'sweep.yaml: parameters.a.b.steps: must be >= 1 (got 0)',
+    ],
+    [
+      { parameters: { 'a.b': { from: 1, to: 2, steps: 2.5 } } },
+      'sweep.yaml: parameters.a.b.steps: expected a whole number',
+    ],
+    [
+      { parameters: { 'a.b': { from: 1, to: 2 } } },
+      'sweep.yaml: parameters.a.b.steps: required for sampler grid',
+    ],
+    [
+      { parameters: { 'a.b': { from: 1, to: 2, steps: 1 } } },
+      'sweep.yaml: parameters.a.b.steps: 1 step cannot span 1 to 2',
+    ],
     [{ parameters: { 'a.b': { to: 2, steps: 2 } } }, 'sweep.yaml: parameters.a.b.from: required in a range'],
-    [{ parameters: { 'a.b': { from: 0, to: 8, steps: 4, scale: 'log' } } }, 'sweep.yaml: parameters.a.b: a log range needs from and to > 0'],
-    [{ parameters: { 'a.b': { from: 1, to: 8, steps: 4, scale: 'cubic' } } }, 'sweep.yaml: parameters.a.b.scale: expected linear or log'],
+    [
+      { parameters: { 'a.b': { from: 0, to: 8, steps: 4, scale: 'log' } } },
+      'sweep.yaml: parameters.a.b: a log range needs from and to > 0',
+    ],
+    [
+      { parameters: { 'a.b': { from: 1, to: 8, steps: 4, scale: 'cubic' } } },
+      'sweep.yaml: parameters.a.b.scale: expected linear or log',
+    ],
     [{ parameters: { 'a.b': { from: 1, to: 8, step: 4 } } }, 'sweep.yaml: parameters.a.b.step: unknown key'],
-    [{ parameters: { 'a.b': { from: 1.2, to: 1.8, integer: true } }, sampler: 'random', samples: 3 }, 'sweep.yaml: parameters.a.b: empty range'],
+    [
+      { parameters: { 'a.b': { from: 1.2, to: 1.8, integer: true } }, sampler: 'random', samples: 3 },
+      'sweep.yaml: parameters.a.b: empty range',
+    ],
+    [
+      { parameters: { 'a.b': { from: 5, to: 1, steps: 3 } } },
+      'sweep.yaml: parameters.a.b: empty range: from 5 > to 1',
+    ],
     [{ parameters: { 'a.b': [1, 2, 1] } }, 'sweep.yaml: parameters.a.b: duplicate value 1'],
     [{ parameters: { 'a.b': 5 } }, 'sweep.yaml: parameters.a.b: expected a list of values or a range'],
     [{ parameters: { 'a..b': [1] } }, 'sweep.yaml: parameters.a..b: expected a dot path'],
@@ -48,21 +84,35 @@ describe('parseDesign', () => {
     [{ sampler: 'lhs' }, 'sweep.yaml: samples: required for sampler lhs'],
     [{ sampler: 'lhs', samples: 0 }, 'sweep.yaml: samples: must be >= 1 (got 0)'],
     [{ sampler: 'grid', samples: 10 }, 'sweep.yaml: samples: only random and lhs take samples'],
-    [{ sampler: 'sobol', samples: 10 }, 'sweep.yaml: sampler: unknown sampler "sobol" (one of: grid, random, lhs)'],
+    [
+      { sampler: 'sobol', samples: 10 },
+      'sweep.yaml: sampler: unknown sampler "sobol" (one of: grid, random, lhs)',
+    ],
     [{ repeats: 0 }, 'sweep.yaml: repeats: must be >= 1 (got 0)'],
     [{ seed: -1 }, 'sweep.yaml: seed: must be >= 0 (got -1)'],
-    [{ seeds: 3 }, 'sweep.yaml: seeds: unknown key (known: sampler, samples, seed, repeats, parameters, name, base)'],
-    [{ parameters: { 'a.b': { from: 1, to: 1e4, steps: 1e4 }, 'c.d': { from: 1, to: 1e4, steps: 1e4 } } }, 'sweep.yaml: parameters: 100000000 runs is more than 10000000'],
+    [
+      { seeds: 3 },
+      'sweep.yaml: seeds: unknown key (known: sampler, samples, seed, repeats, parameters, name, base)',
+    ],
+    [
+      { parameters: { 'a.b': { from: 1, to: 1e4, steps: 1e4 }, 'c.d': { from: 1, to: 1e4, steps: 1e4 } } },
+      'sweep.yaml: parameters: 100000000 runs is more than 10000000',
+    ],
   ])('rejects %j with one line naming the key', (raw, message) => {
     expect(errorOf(raw)).toContain(message);
   });
 
   it('lets the caller check each parameter, with the key to name', () => {
     const seen: string[] = [];
-    const d = parseDesign({ parameters: { 'vm.vcpus': { from: 1, to: 8, steps: 3 } } }, 'f', [], (path, spec, key) => {
-      seen.push(`${path} ${key}`);
-      return spec.kind === 'range' ? { ...spec, integer: true } : spec;
-    });
+    const d = parseDesign(
+      { parameters: { 'vm.vcpus': { from: 1, to: 8, steps: 3 } } },
+      'f',
+      [],
+      (path, spec, key) => {
+        seen.push(`${path} ${key}`);
+        return spec.kind === 'range' ? { ...spec, integer: true } : spec;
+      },
+    );
     expect(seen).toEqual(['vm.vcpus parameters.vm.vcpus']);
     expect(gridValues(d.parameters[0]!.spec)).toEqual([1, 5, 8]);
   });

@@ -29,8 +29,14 @@ describe('grid', () => {
       }),
     );
     expect(pts).toHaveLength(144);
-    expect(new Set(pts.map((p) => p.values['workload.dirtyRateMiBps']))).toEqual(new Set([1, 2, 4, 8, 16, 32, 64, 128, 256]));
-    expect(pts[143]!.values).toEqual({ 'migration.maxBandwidthMiBps': 128, 'workload.dirtyRateMiBps': 256, 'migration.downtimeLimitMs': 300 });
+    expect(new Set(pts.map((p) => p.values['workload.dirtyRateMiBps']))).toEqual(
+      new Set([1, 2, 4, 8, 16, 32, 64, 128, 256]),
+    );
+    expect(pts[143]!.values).toEqual({
+      'migration.maxBandwidthMiBps': 128,
+      'workload.dirtyRateMiBps': 256,
+      'migration.downtimeLimitMs': 300,
+    });
     const keys = new Set(pts.map((p) => JSON.stringify(p.values)));
     expect(keys.size).toBe(144);
   });
@@ -46,7 +52,12 @@ describe('grid', () => {
 });
 
 describe('random', () => {
-  const raw = { sampler: 'random', samples: 200, seed: 5, parameters: { a: { from: 10, to: 20 }, b: [1, 2, 3, 4] } };
+  const raw = {
+    sampler: 'random',
+    samples: 200,
+    seed: 5,
+    parameters: { a: { from: 10, to: 20 }, b: [1, 2, 3, 4] },
+  };
 
   it('is reproducible by seed and changes with it', () => {
     expect(expandPoints(design(raw))).toEqual(expandPoints(design(raw)));
@@ -104,7 +115,8 @@ describe('lhs', () => {
   it('is reproducible by seed and pairs strata differently per parameter', () => {
     expect(expandPoints(design(raw))).toEqual(pts);
     expect(expandPoints(design({ ...raw, seed: 12 }))).not.toEqual(pts);
-    const order = (key: string, lo: number, span: number) => pts.map((p) => Math.floor((((p.values[key] as number) - lo) / span) * n));
+    const order = (key: string, lo: number, span: number) =>
+      pts.map((p) => Math.floor((((p.values[key] as number) - lo) / span) * n));
     expect(order('lin', 100, 100)).not.toEqual(Array.from({ length: n }, (_, k) => k));
   });
 });

@@ -28,6 +28,8 @@ describe('deriveSeed', () => {
     const s = deriveSeed(1, { x: 2 }, 0);
     expect(s).toBe(deriveSeed(1, { x: 2 }, 0));
     expect(Number.isInteger(s) && s >= 0 && s < 2 ** 32).toBe(true);
-    expect(new Set([s, deriveSeed(2, { x: 2 }, 0), deriveSeed(1, { x: 3 }, 0), deriveSeed(1, { x: 2 }, 1)]).size).toBe(4);
+    expect(
+      new Set([s, deriveSeed(2, { x: 2 }, 0), deriveSeed(1, { x: 3 }, 0), deriveSeed(1, { x: 2 }, 1)]).size,
+    ).toBe(4);
   });
 });

@@ -7,11 +7,15 @@ type Out = { value: number; thread: number };
 async function collect(inputs: unknown[], workers: number, extra: { signal?: AbortSignal } = {}) {
   const outcomes = new Map<number, TaskOutcome<Out>>();
   const order: number[] = [];
-  await runPool<unknown, Out>(inputs.map((input, id) => ({ id, input })), { module: MODULE, workers, ...extra }, (id, o) => {
-    expect(outcomes.has(id)).toBe(false);
-    outcomes.set(id, o);
-    order.push(id);
-  });
+  await runPool<unknown, Out>(
+    inputs.map((input, id) => ({ id, input })),
+    { module: MODULE, workers, ...extra },
+    (id, o) => {
+      expect(outcomes.has(id)).toBe(false);
+      outcomes.set(id, o);
+      order.push(id);
+    },
+  );
   return { outcomes, order };
 }
 
@@ -59,9 +63,16 @@ describe('runPool', () => {
     expect(done).toEqual([0]);
   });
 
+  it('runs nothing when aborted before it starts', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const { outcomes } = await collect([1, 2, 3], 2, { signal: ac.signal });
+    expect(outcomes.size).toBe(0);
+  });
+
   it('rejects when the task module cannot load', async () => {
-    await expect(runPool([{ id: 0, input: 1 }], { module: MODULE, exportName: 'notAFunction', workers: 1 }, () => {})).rejects.toThrow(
-      /failed to start.*does not export a function notAFunction/,
-    );
+    await expect(
+      runPool([{ id: 0, input: 1 }], { module: MODULE, exportName: 'notAFunction', workers: 1 }, () => {}),
+    ).rejects.toThrow(/failed to start.*does not export a function notAFunction/);
   });
 });

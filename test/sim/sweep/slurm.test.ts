@@ -2,7 +2,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { batchScript, listShards, mergeStores, ownsRun, shardFile, shellQuote, TASK_INDEX } from '../../../sim/sweep/slurm.ts';
+import {
+  batchScript,
+  listShards,
+  mergeStores,
+  ownsRun,
+  shardFile,
+  shellQuote,
+  TASK_INDEX,
+} from '../../../sim/sweep/slurm.ts';
 
 let dir = '';
 afterEach(() => {
@@ -18,7 +26,17 @@ describe('batchScript', () => {
       cpusPerTask: 2,
       logDir: '/shared/out/logs',
       workdir: '/shared/out',
-      command: ['/usr/bin/node', '/opt/migscope/migscope.js', 'sweep', 'run', '/shared/my sweep.yaml', '--index', TASK_INDEX, '--of', '10'],
+      command: [
+        '/usr/bin/node',
+        '/opt/migscope/migscope.js',
+        'sweep',
+        'run',
+        '/shared/my sweep.yaml',
+        '--index',
+        TASK_INDEX,
+        '--of',
+        '10',
+      ],
       timeLimit: '0:30:00',
     });
     expect(s.split('\n')).toEqual([
@@ -37,7 +55,9 @@ describe('batchScript', () => {
   });
 
   it('rejects an empty array', () => {
-    expect(() => batchScript({ jobName: 'x', tasks: 0, cpusPerTask: 1, logDir: '/l', workdir: '/w', command: ['true'] })).toThrow(RangeError);
+    expect(() =>
+      batchScript({ jobName: 'x', tasks: 0, cpusPerTask: 1, logDir: '/l', workdir: '/w', command: ['true'] }),
+    ).toThrow(RangeError);
   });
 
   it('quotes for sh', () => {
@@ -62,7 +82,10 @@ describe('shards', () => {
     writeFileSync(shardFile(dir, 0, 2), line('a', 'ok') + line('b', 'error'));
     writeFileSync(shardFile(dir, 1, 2), `${line('b', 'ok') + line('c', 'ok')}{"key":"d"`);
     writeFileSync(join(dir, 'shards', 'notes.txt'), 'ignored');
-    expect(listShards(dir).map((f) => f.slice(dir.length))).toEqual(['/shards/0-of-2.jsonl', '/shards/1-of-2.jsonl']);
+    expect(listShards(dir).map((f) => f.slice(dir.length))).toEqual([
+      '/shards/0-of-2.jsonl',
+      '/shards/1-of-2.jsonl',
+    ]);
     const m = mergeStores(listShards(dir));
     expect([...m.byKey.keys()]).toEqual(['a', 'b', 'c']);
     expect(m.byKey.get('b')!.status).toBe('ok');

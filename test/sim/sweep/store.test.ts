@@ -2,7 +2,13 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { latestByKey, type RunRecord, readStore, StoreWriter, writeStoreAtomic } from '../../../sim/sweep/store.ts';
+import {
+  latestByKey,
+  type RunRecord,
+  readStore,
+  StoreWriter,
+  writeStoreAtomic,
+} from '../../../sim/sweep/store.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -60,7 +66,12 @@ describe('store', () => {
   });
 
   it('keeps a success over a failure of the same key, and otherwise the later record', () => {
-    const m = latestByKey([rec('a'), rec('a', 'error'), rec('b', 'error', { error: 'one' }), rec('b', 'error', { error: 'two' })]);
+    const m = latestByKey([
+      rec('a'),
+      rec('a', 'error'),
+      rec('b', 'error', { error: 'one' }),
+      rec('b', 'error', { error: 'two' }),
+    ]);
     expect(m.get('a')!.status).toBe('ok');
     expect(m.get('b')!.error).toBe('two');
     expect([...m.keys()]).toEqual(['a', 'b']);
