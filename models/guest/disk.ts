@@ -5,6 +5,7 @@
  */
 import { Bitmap } from '../../sim/bitmap.ts';
 import { createRng, type Rng } from '../../sim/random.ts';
+import { mod32 } from '../workloads/page-writes.ts';
 import { STREAM } from '../workloads/streams.ts';
 import { WriteSchedule } from './write-schedule.ts';
 
@@ -39,7 +40,7 @@ export class GuestDisk {
   advanceTo(t: number): void {
     const sched = this.schedule;
     while (sched.nextNs <= t) {
-      const block = this.rng.uint32() % this.allocatedBlocks;
+      const block = mod32(this.rng.uint32(), this.allocatedBlocks);
       const chunk = Math.floor((block * DISK_WRITE_SIZE) / CHUNK_SIZE);
       this.version[chunk]!++;
       if (this.tracking && !this.dirty.test(chunk)) {

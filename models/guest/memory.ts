@@ -55,23 +55,32 @@ export class GuestMemory {
   advanceTo(t: number): void {
     const sched = this.schedule;
     if (sched.nextNs > t) return;
+    const end = sched.dueEnd(t);
     const writes = this.writes!;
     const written = this.written.words;
     const dl = this.dirtyLog.words;
     const version = this.version;
-    while (sched.nextNs <= t) {
+    const logging = this.logging;
+    let log = this.log;
+    let logLen = this.logLen;
+    for (let k = sched.k; k < end; k++) {
       const p = writes.next();
       const w = p >>> 5;
       const bit = 1 << (p & 31);
       written[w]! |= bit;
       if (version) version[p]!++;
-      if (this.logging && (dl[w]! & bit) === 0) {
+      if (logging && (dl[w]! & bit) === 0) {
         dl[w]! |= bit;
-        if (this.logLen === this.log.length) this.growLog();
-        this.log[this.logLen++] = p;
+        if (logLen === log.length) {
+          this.logLen = logLen;
+          this.growLog();
+          log = this.log;
+        }
+        log[logLen++] = p;
       }
-      sched.advance();
     }
+    this.logLen = logLen;
+    sched.advanceTo(end);
   }
 
   /** Whether page `p` holds one repeated byte right now. */

@@ -57,6 +57,25 @@ export class WriteSchedule {
     this.nextNs = Number.isFinite(due) ? Math.floor(due) : Number.POSITIVE_INFINITY;
   }
 
+  /** The count of writes (k) once every write due at or before `t` is done; at least the current k. */
+  dueEnd(t: number): number {
+    if (this.nextNs > t) return this.k;
+    const i = this.intervalNs;
+    // t_k = floor(anchor + (k - anchorK)·i) <= t  <=>  k < anchorK + (t + 1 - anchor) / i; then settle
+    // the float edge with the exact formula `advance` uses.
+    let end = Math.max(this.k + 1, this.anchorK + Math.ceil((t + 1 - this.anchorNs) / i));
+    while (Math.floor(this.anchorNs + (end - this.anchorK) * i) <= t) end++;
+    while (end > this.k + 1 && Math.floor(this.anchorNs + (end - 1 - this.anchorK) * i) > t) end--;
+    return end;
+  }
+
+  /** Mark every write before `end` done and compute the next instant. */
+  advanceTo(end: number): void {
+    this.k = end;
+    const i = this.intervalNs;
+    this.nextNs = Number.isFinite(i) ? Math.floor(this.anchorNs + (this.k - this.anchorK) * i) : Number.POSITIVE_INFINITY;
+  }
+
   /** Mark the pending write done and compute the next instant. */
   advance(): void {
     this.k++;

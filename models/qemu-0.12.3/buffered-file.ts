@@ -72,6 +72,20 @@ export class BufferedFile {
     }
   }
 
+  /**
+   * Whether `bytes` more, put at `t` or later, would all be sent at once without spending the budget:
+   * no freeze, bytes_xfer stays <= xfer_limit, and the socket has room for them and the backlog.
+   * (A model shortcut for the send loop, not a C function.)
+   */
+  sendsWithinBudget(bytes: number, t: Ns): boolean {
+    return (
+      !this.hasError &&
+      !this.freezeOutput &&
+      this.bytesXfer + bytes <= this.xferLimit &&
+      this.bufferSize + bytes <= this.ctx.socket.free(t)
+    );
+  }
+
   /** buffered_rate_limit. */
   rateLimit(): boolean {
     if (this.hasError) return false;

@@ -73,6 +73,7 @@ export function ramSaveBlocks(
   const dest = ctx.dest.pageVersion;
   const content = mem.content;
   const pageNs = ctx.costs.pageCopyNs;
+  const bf = ctx.bf;
   let room = file.room();
   let acc = 0; // bytes put since the last hand-over to the QEMUFile
   let normal = 0;
@@ -103,20 +104,52 @@ export function ramSaveBlocks(
       }
       bits = words[w]!;
     }
-    // Pages of word w to send, lowest first.
     let um = content.uniformMask(w) & ~written[w]!;
+    // Fast path: the word's remaining dirty pages at once, when no guest write falls due among them and
+    // their bytes can neither spend the tick's budget nor fill the socket, so every flush among them would
+    // send in full and leave the rate limit off; the flushes then happen after the word's last page.
+    if (w !== 0 && bits !== 0) {
+      const n = popcount32(bits);
+      if (k + n <= writesDueAtK) {
+        const nu = popcount32(bits & um);
+        const bytes = nu * RAM_SAVE_UNIFORM_PAGE_BYTES + (n - nu) * RAM_SAVE_NORMAL_PAGE_BYTES;
+        if (bf.sendsWithinBudget(acc + bytes, t0 + k * pageNs)) {
+          if (dest)
+            for (let b = bits; b !== 0; b &= b - 1) {
+              const p = (w << 5) + (31 - Math.clz32(b & -b));
+              dest[p] = version![p]!;
+            }
+          words[w]! &= ~bits;
+          anchor = (w << 5) + (31 - Math.clz32(bits));
+          uniform += nu;
+          normal += n - nu;
+          k += n;
+          acc += bytes;
+          if (acc >= room) {
+            file.put(acc, SECTION.ram, t0 + (k - 1) * pageNs);
+            acc = 0;
+            room = file.room();
+          }
+          bits = 0;
+          continue;
+        }
+      }
+    }
+    // Pages of word w to send, lowest first. Their dirty bits are cleared together when the word is left.
+    let sent = 0;
+    let last = 0;
+    let limited = false;
     while (bits !== 0) {
       const bit = bits & -bits;
       bits ^= bit;
-      const p = (w << 5) + (31 - Math.clz32(bit));
-      anchor = p;
       if (k >= writesDueAtK) {
         // The vCPUs ran until now: the page is read as it is at this instant.
         mem.advanceTo(t0 + k * pageNs);
         writesDueAtK = pagesUntil(mem.schedule.nextNs, t0, pageNs);
         um &= ~written[w]!;
       }
-      words[w]! &= ~bit;
+      sent |= bit;
+      last = bit;
       if ((um & bit) !== 0) {
         acc += RAM_SAVE_UNIFORM_PAGE_BYTES; // is_dup_page: be64(addr | COMPRESS) + one byte
         uniform++;
@@ -124,21 +157,32 @@ export function ramSaveBlocks(
         acc += RAM_SAVE_NORMAL_PAGE_BYTES; // be64(addr | PAGE) + 4096 bytes
         normal++;
       }
-      if (dest) dest[p] = version![p]!;
+      if (dest) {
+        const p = (w << 5) + (31 - Math.clz32(bit));
+        dest[p] = version![p]!;
+      }
       k++;
       if (acc >= room) {
         file.put(acc, SECTION.ram, t0 + (k - 1) * pageNs); // the staging buffer is full: flush it
         acc = 0;
         room = file.room();
-        if (!ignoreRateLimit && file.rateLimit()) break scan;
+        if (!ignoreRateLimit && file.rateLimit()) {
+          limited = true;
+          break;
+        }
       }
-      if (p === 0) {
+      if (bit === 1 && w === 0) {
         // The next call starts at address 0, where qemu-kvm syncs again; re-read the rest of word 0.
+        words[0]! &= ~sent;
+        sent = 0;
         lapSync(ctx, t0 + k * pageNs);
         bits = words[0]! & ~1;
         um = content.uniformMask(0) & ~written[0]!;
       }
     }
+    if (sent !== 0) words[w]! &= ~sent;
+    if (last !== 0) anchor = (w << 5) + (31 - Math.clz32(last));
+    if (limited) break scan;
   }
   // The cursor stays on the last page sent (or where the call began when a lap found nothing).
   ram.currentPage = anchor;
@@ -156,6 +200,13 @@ function pagesUntil(nextNs: Ns, t0: Ns, pageNs: Ns): number {
   if (nextNs <= t0) return 0;
   if (pageNs <= 0 || !Number.isFinite(nextNs)) return Number.POSITIVE_INFINITY;
   return Math.ceil((nextNs - t0) / pageNs);
+}
+
+/** Number of set bits in a 32-bit word. */
+function popcount32(v: number): number {
+  v -= (v >>> 1) & 0x55555555;
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) >>> 0;
 }
 
 function lapSync(ctx: MigrationContext, t: Ns): void {

@@ -60,6 +60,15 @@ function zipfRank(cdf: Float64Array, u: number): number {
   return lo;
 }
 
+/**
+ * `x % m` for a uint32 `x` (C's unsigned modulo). JS's `%` on values >= 2^31 falls back to a slow
+ * floating-point remainder; a division with a one-step correction is exact and several times faster.
+ */
+export function mod32(x: number, m: number): number {
+  const r = x - Math.floor(x / m) * m;
+  return r < 0 ? r + m : r >= m ? r - m : r;
+}
+
 /** The write sequence of a workload; `null` for an idle guest (it writes nothing). */
 export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null {
   const wss = Math.min(spec.wssPages, spec.pages);
@@ -68,7 +77,7 @@ export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null
   const rng: Rng = createRng(spec.seed, STREAM.pageWrites);
   switch (spec.kind) {
     case 'uniform':
-      return { base, next: () => base + (rng.uint32() % wss) };
+      return { base, next: () => base + mod32(rng.uint32(), wss) };
     case 'sequential': {
       let k = 0;
       return {

@@ -58,3 +58,19 @@ describe('content model', () => {
     expect(new ContentModel(1, 1).initiallyUniform(5)).toBe(true);
   });
 });
+
+describe('mod32', () => {
+  it('equals unsigned modulo for all 32-bit values, including near-integer quotients', async () => {
+    const { mod32 } = await import('../../../models/workloads/page-writes.ts');
+    const xs = [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32 - 2, 4294967291];
+    const ms = [1, 2, 3, 7, 1000, 16384, 2 ** 21 + 1, 2 ** 31 - 1, 4294967291, 2 ** 32 - 1];
+    for (const x of xs) for (const m of ms) expect(mod32(x, m)).toBe(Number(BigInt(x) % BigInt(m)));
+    let seed = 12345;
+    for (let i = 0; i < 100_000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const m = (seed % 5_000_000) + 1;
+      const x = Math.imul(seed, 2654435761) >>> 0;
+      if (mod32(x, m) !== x % m) throw new Error(`mod32(${x}, ${m})`);
+    }
+  });
+});
