@@ -126,7 +126,7 @@ export function ramSaveBlocks(
           k += n;
           acc += bytes;
           if (acc >= room) {
-            file.put(acc, SECTION.ram, t0 + (k - 1) * pageNs);
+            file.putWithinBudget(acc, SECTION.ram, t0 + (k - 1) * pageNs);
             acc = 0;
             room = file.room();
           }
