@@ -29,6 +29,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'turn result.json and trace.otlp.jsonl into flamegraphs, timelines and HTML',
     load: () => import('./reports/command.ts'),
   },
+  trace: {
+    summary: 'import QEMU trace-event and libvirt debug logs, record QMP traffic, export traces',
+    load: () => import('./trace/command.ts'),
+  },
   sweep: {
     summary: 'run a parameter sweep locally or as a Slurm job array',
     load: () => import('./models/sweep/command.ts'),
