@@ -73,7 +73,9 @@ export class WriteSchedule {
   advanceTo(end: number): void {
     this.k = end;
     const i = this.intervalNs;
-    this.nextNs = Number.isFinite(i) ? Math.floor(this.anchorNs + (this.k - this.anchorK) * i) : Number.POSITIVE_INFINITY;
+    this.nextNs = Number.isFinite(i)
+      ? Math.floor(this.anchorNs + (this.k - this.anchorK) * i)
+      : Number.POSITIVE_INFINITY;
   }
 
   /** Mark the pending write done and compute the next instant. */

@@ -109,30 +109,42 @@ export function ramSaveBlocks(
     // their bytes can neither spend the tick's budget nor fill the socket, so every flush among them would
     // send in full and leave the rate limit off; the flushes then happen after the word's last page.
     if (w !== 0 && bits !== 0) {
-      const n = popcount32(bits);
-      if (k + n <= writesDueAtK) {
-        const nu = popcount32(bits & um);
-        const bytes = nu * RAM_SAVE_UNIFORM_PAGE_BYTES + (n - nu) * RAM_SAVE_NORMAL_PAGE_BYTES;
-        if (bf.sendsWithinBudget(acc + bytes, t0 + k * pageNs)) {
-          if (dest)
-            for (let b = bits; b !== 0; b &= b - 1) {
-              const p = (w << 5) + (31 - Math.clz32(b & -b));
-              dest[p] = version![p]!;
-            }
-          words[w]! &= ~bits;
-          anchor = (w << 5) + (31 - Math.clz32(bits));
-          uniform += nu;
-          normal += n - nu;
-          k += n;
-          acc += bytes;
-          if (acc >= room) {
-            file.putWithinBudget(acc, SECTION.ram, t0 + (k - 1) * pageNs);
-            acc = 0;
-            room = file.room();
+      if (k >= writesDueAtK) {
+        // The vCPUs ran until now: the next page is read as it is at this instant.
+        mem.advanceTo(t0 + k * pageNs);
+        writesDueAtK = pagesUntil(mem.schedule.nextNs, t0, pageNs);
+        um &= ~written[w]!;
+      }
+      // Up to the page before which the next guest write falls due.
+      let n = popcount32(bits);
+      let take = bits;
+      if (k + n > writesDueAtK) {
+        n = writesDueAtK - k;
+        let rest = bits;
+        for (let j = 0; j < n; j++) rest &= rest - 1;
+        take = bits ^ rest;
+      }
+      const nu = popcount32(take & um);
+      const bytes = nu * RAM_SAVE_UNIFORM_PAGE_BYTES + (n - nu) * RAM_SAVE_NORMAL_PAGE_BYTES;
+      if (n > 0 && bf.sendsWithinBudget(acc + bytes, t0 + k * pageNs)) {
+        if (dest)
+          for (let b = take; b !== 0; b &= b - 1) {
+            const p = (w << 5) + (31 - Math.clz32(b & -b));
+            dest[p] = version![p]!;
           }
-          bits = 0;
-          continue;
+        words[w]! &= ~take;
+        bits ^= take;
+        anchor = (w << 5) + (31 - Math.clz32(take));
+        uniform += nu;
+        normal += n - nu;
+        k += n;
+        acc += bytes;
+        if (acc >= room) {
+          file.putWithinBudget(acc, SECTION.ram, t0 + (k - 1) * pageNs);
+          acc = 0;
+          room = file.room();
         }
+        if (bits === 0) continue;
       }
     }
     // Pages of word w to send, lowest first. Their dirty bits are cleared together when the word is left.
@@ -182,7 +194,7 @@ export function ramSaveBlocks(
     }
     if (sent !== 0) words[w]! &= ~sent;
     if (last !== 0) anchor = (w << 5) + (31 - Math.clz32(last));
-    if (limited) break scan;
+    if (limited) break;
   }
   // The cursor stays on the last page sent (or where the call began when a lap found nothing).
   ram.currentPage = anchor;

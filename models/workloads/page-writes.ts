@@ -64,8 +64,9 @@ function zipfRank(cdf: Float64Array, u: number): number {
  * `x % m` for a uint32 `x` (C's unsigned modulo). JS's `%` on values >= 2^31 falls back to a slow
  * floating-point remainder; a division with a one-step correction is exact and several times faster.
  */
-export function mod32(x: number, m: number): number {
-  const r = x - Math.floor(x / m) * m;
+export function mod32(x: number, m: number, inv: number = 1 / m): number {
+  // x·(1/m) is within 2^-20 of x/m for x < 2^32, so the quotient is off by at most one: one correction.
+  const r = x - Math.floor(x * inv) * m;
   return r < 0 ? r + m : r >= m ? r - m : r;
 }
 
@@ -76,8 +77,10 @@ export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null
   const base = spec.pages - wss;
   const rng: Rng = createRng(spec.seed, STREAM.pageWrites);
   switch (spec.kind) {
-    case 'uniform':
-      return { base, next: () => base + mod32(rng.uint32(), wss) };
+    case 'uniform': {
+      const inv = 1 / wss;
+      return { base, next: () => base + mod32(rng.uint32(), wss, inv) };
+    }
     case 'sequential': {
       let k = 0;
       return {
