@@ -23,7 +23,10 @@ describe('migscope sim', () => {
   it('runs a scenario file and is deterministic across processes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'migscope-'));
     const file = join(dir, 's.yaml');
-    writeFileSync(file, 'name: t\nvm:\n  memoryMiB: 32\nworkload:\n  kind: zipf\n  wssMiB: 4\n  dirtyRateMiBps: 2\n');
+    writeFileSync(
+      file,
+      'name: t\nvm:\n  memoryMiB: 32\nworkload:\n  kind: zipf\n  wssMiB: 4\n  dirtyRateMiBps: 2\n',
+    );
     expect(cli(['sim', file, '--out', join(dir, 'a')]).status).toBe(0);
     expect(cli(['sim', file, '--out', join(dir, 'b')]).status).toBe(0);
     for (const f of ['result.json', 'trace.otlp.jsonl'])

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import {
+  applySet,
+  DEFAULT_SCENARIO_YAML,
+  parseScenarioText,
+  resolveScenario,
+} from '../../models/scenario.ts';
 import { UsageError } from '../../sim/errors.ts';
-import { applySet, DEFAULT_SCENARIO_YAML, parseScenarioText, resolveScenario } from '../../models/scenario.ts';
 
 const origin = { file: 'x.yaml' };
 
@@ -23,11 +28,23 @@ describe('scenario validation', () => {
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
     ['unknown top key', { colour: 'red' }, /^x\.yaml: colour: unknown key/],
     ['unknown nested key', { vm: { memoryGiB: 1 } }, /^x\.yaml: vm\.memoryGiB: unknown key/],
-    ['wrong type', { workload: { dirtyRateMiBps: 'fast' } }, /^x\.yaml: workload\.dirtyRateMiBps: expected a number, got "fast"$/],
+    [
+      'wrong type',
+      { workload: { dirtyRateMiBps: 'fast' } },
+      /^x\.yaml: workload\.dirtyRateMiBps: expected a number, got "fast"$/,
+    ],
     ['impossible value', { vm: { memoryMiB: -5 } }, /^x\.yaml: vm\.memoryMiB: must be > 0 \(got -5\)$/],
     ['unknown model', { model: 'qemu-9.9' }, /^x\.yaml: model: unknown value "qemu-9\.9"/],
-    ['unknown capability', { model: 'qemu-7.2', migration: { capabilities: ['warp'] } }, /migration\.capabilities: unknown value "warp"/],
-    ['wss larger than RAM', { vm: { memoryMiB: 64 }, workload: { kind: 'uniform', wssMiB: 128, dirtyRateMiBps: 1 } }, /workload\.wssMiB/],
+    [
+      'unknown capability',
+      { model: 'qemu-7.2', migration: { capabilities: ['warp'] } },
+      /migration\.capabilities: unknown value "warp"/,
+    ],
+    [
+      'wss larger than RAM',
+      { vm: { memoryMiB: 64 }, workload: { kind: 'uniform', wssMiB: 128, dirtyRateMiBps: 1 } },
+      /workload\.wssMiB/,
+    ],
     ['disk writes without disk', { workload: { diskWriteMiBps: 1 } }, /workload\.diskWriteMiBps/],
     ['section not a mapping', { vm: 3 }, /^x\.yaml: vm: expected a mapping/],
     ['capabilities on 0.12.3', { migration: { capabilities: ['xbzrle'] } }, /no migration capabilities/],

@@ -10,13 +10,20 @@ function files(dir: string): string[] {
 }
 
 it('the kernel (sim/) imports nothing from models/, trace/ or reports/', () => {
-  const offenders = files('sim').filter((f) => /from '\.\.\/(\.\.\/)?(models|trace|reports)\//.test(readFileSync(f, 'utf8')));
+  const offenders = files('sim').filter((f) =>
+    /from '\.\.\/(\.\.\/)?(models|trace|reports)\//.test(readFileSync(f, 'utf8')),
+  );
   expect(offenders).toEqual([]);
 });
 
 it('sim/ and models/ never read the wall clock or Math.random', () => {
   const offenders = [...files('sim'), ...files('models')].filter((f) => {
-    if (f.includes('command.ts') || f.includes(`${join('models', 'sweep')}`) || f.includes(join('sim', 'sweep'))) return false;
+    if (
+      f.includes('command.ts') ||
+      f.includes(`${join('models', 'sweep')}`) ||
+      f.includes(join('sim', 'sweep'))
+    )
+      return false;
     return /Math\.random\(|Date\.now\(/.test(readFileSync(f, 'utf8'));
   });
   expect(offenders).toEqual([]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Environment } from '../../sim/env.ts';
-import { Interrupt, SimArgumentError, SimDeadlockError } from '../../sim/errors.ts';
+import { type Interrupt, SimArgumentError, SimDeadlockError } from '../../sim/errors.ts';
 import { allOf, anyOf, type ProcessBody, URGENT } from '../../sim/events.ts';
 
 describe('Environment', () => {
