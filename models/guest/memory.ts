@@ -35,6 +35,8 @@ export class GuestMemory {
   /** Whether KVM logs writes (KVM_MEM_LOG_DIRTY_PAGES). */
   logging = false;
   private log: Int32Array;
+  /** Page indices of the writes being applied, filled a batch at a time. */
+  private readonly batch = new Int32Array(512);
   private logLen = 0;
   private readonly writes: PageWriteSequence | null;
   readonly content: ContentModel;
@@ -63,20 +65,26 @@ export class GuestMemory {
     const logging = this.logging;
     let log = this.log;
     let logLen = this.logLen;
-    for (let k = sched.k; k < end; k++) {
-      const p = writes.next();
-      const w = p >>> 5;
-      const bit = 1 << (p & 31);
-      written[w]! |= bit;
-      if (version) version[p]!++;
-      if (logging && (dl[w]! & bit) === 0) {
-        dl[w]! |= bit;
-        if (logLen === log.length) {
-          this.logLen = logLen;
-          this.growLog();
-          log = this.log;
+    const batch = this.batch;
+    for (let k = sched.k; k < end; ) {
+      const n = Math.min(end - k, batch.length);
+      writes.fill(batch, n);
+      k += n;
+      for (let i = 0; i < n; i++) {
+        const p = batch[i]!;
+        const w = p >>> 5;
+        const bit = 1 << (p & 31);
+        written[w]! |= bit;
+        if (version) version[p]!++;
+        if (logging && (dl[w]! & bit) === 0) {
+          dl[w]! |= bit;
+          if (logLen === log.length) {
+            this.logLen = logLen;
+            this.growLog();
+            log = this.log;
+          }
+          log[logLen++] = p;
         }
-        log[logLen++] = p;
       }
     }
     this.logLen = logLen;

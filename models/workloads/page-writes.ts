@@ -35,6 +35,8 @@ export interface PageWriteSequence {
   /** First page of the working set. */
   readonly base: number;
   next(): number;
+  /** The next `n` pages into `out` (the same as n calls of next(), in one call). */
+  fill(out: Int32Array, n: number): void;
 }
 
 /** Zipf CDF over `n` ranks with exponent `s`, summed in rank order (the C program sums the same way). */
@@ -79,22 +81,38 @@ export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null
   switch (spec.kind) {
     case 'uniform': {
       const inv = 1 / wss;
-      return { base, next: () => base + mod32(rng.uint32(), wss, inv) };
+      return {
+        base,
+        next: () => base + mod32(rng.uint32(), wss, inv),
+        fill: (out, n) => {
+          for (let i = 0; i < n; i++) out[i] = base + mod32(rng.uint32(), wss, inv);
+        },
+      };
     }
     case 'sequential': {
       let k = 0;
+      const next = () => {
+        const p = base + (k % wss);
+        k++;
+        return p;
+      };
       return {
         base,
-        next: () => {
-          const p = base + (k % wss);
-          k++;
-          return p;
+        next,
+        fill: (out, n) => {
+          for (let i = 0; i < n; i++) out[i] = next();
         },
       };
     }
     case 'zipf': {
       const cdf = zipfCdf(wss, spec.zipfS);
-      return { base, next: () => base + zipfRank(cdf, rng.uint32() / 4294967296) };
+      return {
+        base,
+        next: () => base + zipfRank(cdf, rng.uint32() / 4294967296),
+        fill: (out, n) => {
+          for (let i = 0; i < n; i++) out[i] = base + zipfRank(cdf, rng.uint32() / 4294967296);
+        },
+      };
     }
     default:
       throw new Error(`workload kind ${spec.kind} has no page-write sequence`);
