@@ -11,7 +11,14 @@ import { UsageError } from '../sim/errors.ts';
 import { exportOtlpHttp, otlpHeaders, otlpTracesUrl } from './export/otlp-http.ts';
 import { toOtlpJsonl } from './export/otlp-jsonl.ts';
 import { writeChromeTrace } from './export/perfetto.ts';
-import { type LibvirtTrace, libvirtSpans, parseLibvirtLog } from './import/libvirt-log.ts';
+import { type ClientView, clientWindow, readClientLog, withClientLog } from './import/libvirt-client-log.ts';
+import {
+  type LibvirtTrace,
+  libvirtSpans,
+  migrationWindow,
+  parseLibvirtLog,
+  type TimeWindow,
+} from './import/libvirt-log.ts';
 import { readOtlpJsonl } from './import/otlp-jsonl.ts';
 import { parseTraceLog, type TraceLog } from './import/qemu-trace-events.ts';
 import type { LabRecord } from './lab/run.ts';
@@ -27,8 +34,16 @@ migscope trace export RUN_DIR --format perfetto|otlp-http [--endpoint URL]
 import: merge what one migration left behind into one trace (one traceId: libvirt API -> qemu driver ->
 monitor commands -> QEMU migration -> passes), aligned by wall-clock time, and write DIR/trace.otlp.jsonl
 (Jaeger, Tempo) and DIR/trace.perfetto.json (ui.perfetto.dev). Prints span counts and skipped lines.
-  --libvirt-log F    a libvirtd debug log (log_filters 1:qemu 1:libvirt); repeatable (source and
-                     destination daemons), side inferred from the functions logged
+  --libvirt-log F    a libvirtd debug log (log_filters 1:qemu 1:libvirt, and 2:rpc for exact phase
+                     bounds); repeatable (source and destination daemons), side inferred from the
+                     functions logged
+  --virsh-log F      virsh's client debug log (LIBVIRT_LOG_FILTERS="1:libvirt 1:remote 2:rpc",
+                     LIBVIRT_LOG_OUTPUTS="1:file:F"): the client's spans virsh.migrate ->
+                     virDomainMigrate3 -> Version3Full -> phases as the client's RPC round trips
+  --window auto      keep only the migration's time window of the libvirt and QEMU logs: from the
+                     first migration API call to the last Finish3/Confirm3 reply, +-100 ms
+  --from T, --to T   keep only this window instead (T: 2026-11-27T17:47:55.700Z, libvirt's
+                     '2026-11-27 17:47:55.700+0000', or HH:MM:SS.mmm UTC with --date)
   --qemu-log F       a QEMU trace-event log (-trace ... -msg timestamp=on); repeatable, side inferred
   --lab-record F     lab-record.json of a 'migscope lab run'
   --qmp-record F     qmp-record.json of a 'migscope trace proxy' session; repeatable
@@ -51,6 +66,10 @@ exit codes: 0 ok, 2 bad input, 3 the OTLP/HTTP export failed.
 const IMPORT_OPTIONS = {
   'libvirt-log': { type: 'string', multiple: true },
   'qemu-log': { type: 'string', multiple: true },
+  'virsh-log': { type: 'string' },
+  window: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
   'lab-record': { type: 'string' },
   'qmp-record': { type: 'string', multiple: true },
   date: { type: 'string' },
@@ -122,6 +141,10 @@ export interface ImportInputs {
   qemuLogs: { file: string; text: string }[];
   labRecord: { file: string; text: string } | null;
   qmpRecords: { file: string; text: string }[];
+  /** virsh's client debug log. */
+  virshLog?: { file: string; text: string } | null;
+  /** Keep only this window of the libvirt and QEMU logs; `auto`: the migration's (see `--window`). */
+  window?: TimeWindow | 'auto' | null;
   date?: string;
   seed: number;
 }
@@ -139,39 +162,82 @@ export function importTrace(inp: ImportInputs): ImportResult {
   const report: string[] = [];
   let skipped = 0;
   let libvirt: LibvirtTrace | null = null;
-  if (inp.libvirtLogs.length > 0) {
-    const logs = inp.libvirtLogs.map(({ file, text }) => {
-      const log = parseLibvirtLog(text, { date: inp.date });
-      if (log.entries.length === 0)
-        throw new UsageError(
-          `trace import: --libvirt-log ${file}: no libvirt log lines (${log.lines} lines, ${log.garbled} unreadable)`,
-        );
-      const sides = [...new Set(log.entries.map((e) => e.side))].join(' + ');
-      report.push(
-        `${file}: ${log.entries.length} libvirt entries (${sides}), ${log.continuation} continuation lines, ${log.garbled} garbled lines skipped`,
+  let client: ClientView | null = null;
+  if (inp.virshLog) {
+    const { file, text } = inp.virshLog;
+    client = readClientLog(text);
+    if (client.entries.length === 0)
+      throw new UsageError(
+        `trace import: --virsh-log ${file}: no libvirt log lines (${client.lines} lines, ${client.garbled} unreadable)`,
       );
-      if (!log.dated) report.push(`${file}: lines carry no date (pass --date YYYY-MM-DD to place them)`);
-      skipped += log.garbled;
-      return log;
-    });
-    libvirt = libvirtSpans(logs);
+    const phases = client.rpcs.filter((r) => r.proc >= 302 && r.proc <= 307).length;
+    report.push(
+      `${file}: virsh client log, ${client.entries.length} entries, ${client.rpcs.length} RPCs (${phases} migration phases), ${client.garbled} garbled lines skipped`,
+    );
+    skipped += client.garbled;
+  }
+  const logs = inp.libvirtLogs.map(({ file, text }) => {
+    const log = parseLibvirtLog(text, { date: inp.date });
+    if (log.entries.length === 0)
+      throw new UsageError(
+        `trace import: --libvirt-log ${file}: no libvirt log lines (${log.lines} lines, ${log.garbled} unreadable)`,
+      );
+    const sides = [...new Set(log.entries.map((e) => e.side))].join(' + ');
+    report.push(
+      `${file}: ${log.entries.length} libvirt entries (${sides}), ${log.continuation} continuation lines, ${log.garbled} garbled lines skipped`,
+    );
+    if (!log.dated) report.push(`${file}: lines carry no date (pass --date YYYY-MM-DD to place them)`);
+    skipped += log.garbled;
+    return log;
+  });
+  let window: { fromUs: number; toUs: number } | null = null;
+  if (inp.window === 'auto') {
+    const found = [migrationWindow(logs), client ? clientWindow(client) : null].filter((w) => w !== null);
+    if (found.length > 0)
+      window = {
+        fromUs: Math.min(...found.map((w) => w.fromUs)),
+        toUs: Math.max(...found.map((w) => w.toUs)),
+      };
+    else report.push('--window auto: the logs show no migration phase; everything kept');
+  } else if (inp.window)
+    window = {
+      fromUs: inp.window.fromUs ?? Number.NEGATIVE_INFINITY,
+      toUs: inp.window.toUs ?? Number.POSITIVE_INFINITY,
+    };
+  if (logs.length > 0) {
+    libvirt = libvirtSpans(logs, window ? { window } : {});
     const c = libvirt.counts;
     report.push(
-      `libvirt: ${c.commands} monitor commands (${c.unanswered} without reply), ${c.events} events, ${c.truncated} truncated QMP messages`,
+      `libvirt: ${c.commands} monitor commands (${c.unanswered} without reply), ${c.events} events, ${c.truncated} truncated QMP messages, ${libvirt.rpcBounded} phases bounded by the daemons' RPC lines`,
     );
   }
-  const qemu = inp.qemuLogs.map(({ file, text }) => {
+  if (window)
+    report.push(
+      `window ${isoUs(window.fromUs)} .. ${isoUs(window.toUs)}: ${libvirt?.outside ?? 0} libvirt entries outside it left out`,
+    );
+  if (client) {
+    const ct = withClientLog(client, libvirt);
+    libvirt = ct.trace;
+    for (const n of ct.notes) report.push(`${inp.virshLog!.file}: ${n}`);
+  }
+  const qemu = inp.qemuLogs.flatMap(({ file, text }) => {
     const log = parseTraceLog(text);
     if (log.records.length === 0)
       throw new UsageError(
         `trace import: --qemu-log ${file}: no trace-event lines (expected TID@SEC.USEC:event, QEMU's -msg timestamp=on)`,
       );
     const role = traceRole(log);
+    let outside = '';
+    if (window) {
+      const all = log.records.length;
+      log.records = log.records.filter((r) => r.tUs >= window.fromUs && r.tUs <= window.toUs);
+      outside = ` (${all - log.records.length} outside the window left out)`;
+    }
     report.push(
-      `${file}: ${log.records.length} QEMU trace events (${role}), ${log.garbled} garbled lines skipped`,
+      `${file}: ${log.records.length} QEMU trace events (${role})${outside}, ${log.garbled} garbled lines skipped`,
     );
     skipped += log.garbled;
-    return { role, log };
+    return log.records.length > 0 ? [{ role, log }] : [];
   });
   let lab: LabRecord | null = null;
   if (inp.labRecord) {
@@ -196,9 +262,9 @@ export function importTrace(inp: ImportInputs): ImportResult {
     skipped += c.garbled;
     return rec;
   });
-  if (!libvirt && qemu.length === 0 && !lab && proxies.length === 0)
+  if (!libvirt && inp.qemuLogs.length === 0 && !lab && proxies.length === 0)
     throw new UsageError(
-      'trace import: nothing to import (give --libvirt-log, --qemu-log, --lab-record or --qmp-record)',
+      'trace import: nothing to import (give --libvirt-log, --virsh-log, --qemu-log, --lab-record or --qmp-record)',
     );
   const merged = mergeTrace({ libvirt, qemu, lab, proxies }, inp.seed);
   return { ...merged, report, skipped };
@@ -210,6 +276,37 @@ function parseJson(file: string, flag: string, text: string): unknown {
   } catch (err) {
     throw new UsageError(`trace import: ${flag} ${file}: not JSON (${(err as Error).message})`);
   }
+}
+
+/** µs since the epoch as an ISO time (µs kept), or -inf / +inf for an open end. */
+function isoUs(us: number): string {
+  if (!Number.isFinite(us)) return us < 0 ? '-inf' : '+inf';
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms).toISOString();
+  const frac = Math.round(us - ms * 1000);
+  return frac === 0 ? iso : `${iso.slice(0, -1)}${String(frac).padStart(3, '0')}Z`;
+}
+
+/**
+ * A `--from` / `--to` time as µs since the epoch: ISO 8601 (`2026-11-27T17:47:55.700Z`, zone optional =
+ * UTC), libvirt's `2026-11-27 17:47:55.700+0000`, or a time of day (UTC) on `date`. Null when unreadable.
+ */
+export function parseTimeUs(text: string, date?: string): number | null {
+  const m =
+    /^(?:(\d{4}-\d{2}-\d{2})[T ])?(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+      text.trim(),
+    );
+  if (!m) return null;
+  const day = m[1] ?? date;
+  if (!day) return null;
+  const base = Date.parse(`${day}T${m[2]}:${m[3]}:${m[4]}Z`);
+  if (!Number.isFinite(base) || Number(m[2]) > 23 || Number(m[3]) > 59 || Number(m[4]) > 59) return null;
+  let offMin = 0;
+  if (m[6] && m[6] !== 'Z') {
+    const z = m[6].replace(':', '');
+    offMin = (z[0] === '-' ? -1 : 1) * (Number(z.slice(1, 3)) * 60 + Number(z.slice(3, 5)));
+  }
+  return (base - offMin * 60_000) * 1000 + Number((m[5] ?? '').padEnd(6, '0'));
 }
 
 /** Write trace.otlp.jsonl and trace.perfetto.json into `dir`; returns their paths. */
@@ -243,7 +340,31 @@ async function runImport(args: string[]): Promise<number> {
   if (values.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(values.date))
     throw new UsageError(`trace import: --date: expected YYYY-MM-DD, got "${values.date}"`);
   const read = (flag: string) => (file: string) => ({ file, text: readInput(flag, file) });
+  let window: ImportInputs['window'] = null;
+  if (values.window !== undefined) {
+    if (values.window !== 'auto')
+      throw new UsageError(`trace import: --window: expected auto, got "${values.window}"`);
+    if (values.from !== undefined || values.to !== undefined)
+      throw new UsageError('trace import: --window auto and --from/--to exclude each other');
+    window = 'auto';
+  } else if (values.from !== undefined || values.to !== undefined) {
+    const time = (flag: 'from' | 'to') => {
+      const v = values[flag];
+      if (v === undefined) return undefined;
+      const us = parseTimeUs(v, values.date);
+      if (us === null)
+        throw new UsageError(
+          `trace import: --${flag}: expected a time like 2026-11-27T17:47:55.700Z (or HH:MM:SS.mmm with --date), got "${v}"`,
+        );
+      return us;
+    };
+    window = { fromUs: time('from'), toUs: time('to') };
+    if (window.fromUs !== undefined && window.toUs !== undefined && window.toUs < window.fromUs)
+      throw new UsageError('trace import: --to is before --from');
+  }
   const r = importTrace({
+    virshLog: values['virsh-log'] ? read('--virsh-log')(values['virsh-log']) : null,
+    window,
     libvirtLogs: (values['libvirt-log'] ?? []).map(read('--libvirt-log')),
     qemuLogs: (values['qemu-log'] ?? []).map(read('--qemu-log')),
     labRecord: values['lab-record'] ? read('--lab-record')(values['lab-record']) : null,

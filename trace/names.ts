@@ -129,6 +129,7 @@ export const ATTR = {
   polls: 'libvirt.polls',
   virshFlags: 'virsh.flags',
   rpcProc: 'libvirt.rpc.proc',
+  rpcSerial: 'libvirt.rpc.serial', // the RPC's serial number (per client connection)
   blockChunks: 'migscope.block.chunks',
   blockDirtyChunks: 'migscope.block.dirty_chunks',
   // real-migration lab (trace/lab)

@@ -13,6 +13,13 @@
  * to it. Lines that cannot be read (torn headers, binary junk) are counted as garbled; QMP JSON that is cut
  * short is counted as truncated and used as far as it goes (command name and id). Nothing here throws on
  * bad input.
+ *
+ * Real daemon logs (test/trace/libvirt-lab/fixtures) differ from the condensed excerpt in three ways the
+ * span builder handles: libvirt 9.0 logs an API's typed parameters and returned XML as more lines of the
+ * API function (one phase per call, not per line); a worker thread serves other RPCs after a phase returns
+ * (a phase ends at its RPC reply when the daemon logs RPC_SERVER_CLIENT_MSG_RX / _TX_QUEUE, `2:rpc` in
+ * log_filters, else before its thread's next `remoteDispatch...Helper` line, else at its thread's last
+ * line before the next phase); and a log covers the daemon's whole life (`SpanOptions.window`).
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -54,6 +61,9 @@ export interface LibvirtLog {
 
 const FULL =
   /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})(?:([+-])(\d{2})(\d{2}))?: (\d+): ([a-z]+) : ([A-Za-z_][A-Za-z0-9_]*):(\d+) : ?(.*)$/;
+/** The header libvirt writes when it opens a log output (no function:line): version and host name. */
+const FULL_HEADER =
+  /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})(?:([+-])(\d{2})(\d{2}))?: (\d+): (info) : ((?:libvirt version|hostname): .*)$/;
 const CONDENSED = /^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) ([SD]) (\d+) ([A-Za-z_][A-Za-z0-9_]*):(\d+) : ?(.*)$/;
 /** Looks like the start of an entry (so a line that does not parse is torn, not a continuation). */
 const HEADERISH = /^(\d{4}-\d{2}-\d{2}[ T]|\d{2}:\d{2}:\d{2}[.,]\d)/;
@@ -89,17 +99,19 @@ export function parseLibvirtLog(text: string, opts: ParseOptions = {}): LibvirtL
     lines++;
     const no = i + 1;
     let m = FULL.exec(line);
-    if (m) {
-      const [y, mo, d, h, mi, s, ms] = m.slice(1, 8).map(Number) as number[];
-      const off = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
+    const header = m ? null : FULL_HEADER.exec(line);
+    if (m || header) {
+      const [y, mo, d, h, mi, s, ms] = (m ?? header)!.slice(1, 8).map(Number) as number[];
+      const z = (m ?? header)!;
+      const off = z[8] ? (z[8] === '-' ? -1 : 1) * (Number(z[9]) * 60 + Number(z[10])) : 0;
       const t = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms!) - off * 60_000;
       entries.push({
         tUs: t * 1000,
-        tid: Number(m[11]),
-        level: m[12]!,
-        fn: m[13]!,
-        line: Number(m[14]),
-        msg: m[15]!,
+        tid: Number(z[11]),
+        level: z[12]!,
+        fn: m ? m[13]! : '',
+        line: m ? Number(m[14]) : 0,
+        msg: m ? m[15]! : header![13]!,
         side: opts.side ?? null,
         lineNo: no,
       });
@@ -163,6 +175,8 @@ interface MonitorMsg {
   raw: string;
   /** SEND_MSG is logged by the thread that issues the command; IO_WRITE by the event loop. */
   fromWorker: boolean;
+  /** Index of the entry in the (sorted) entries. */
+  idx: number;
 }
 
 const MONITOR =
@@ -171,9 +185,9 @@ const MONITOR =
 function monitorMessages(entries: readonly LibvirtEntry[]): { msgs: MonitorMsg[]; truncated: number } {
   const msgs: MonitorMsg[] = [];
   let truncated = 0;
-  for (const e of entries) {
+  entries.forEach((e, idx) => {
     const m = MONITOR.exec(e.msg);
-    if (!m || !e.side) continue;
+    if (!m || !e.side) return;
     // The buffer ends at the \r\n QEMU's protocol puts after it; the rest is libvirt's len=/fd= suffix.
     const raw = m[3]!.split('\n')[0]!.replace(/\r$/, '').trim();
     let json: Record<string, unknown> | null = null;
@@ -195,8 +209,9 @@ function monitorMessages(entries: readonly LibvirtEntry[]): { msgs: MonitorMsg[]
       id: json ? (typeof json.id === 'string' ? json.id : null) : grab(raw, 'id'),
       raw,
       fromWorker: m[1] === 'SEND_MSG',
+      idx,
     });
-  }
+  });
   return { msgs, truncated };
 }
 
@@ -220,12 +235,35 @@ export interface LibvirtCounts {
   events: number;
 }
 
+/** A time window in µs since the epoch; a missing end is open. */
+export interface TimeWindow {
+  fromUs?: number;
+  toUs?: number;
+}
+
+/** Options of `libvirtSpans`. */
+export interface SpanOptions {
+  /**
+   * Keep only the entries inside this window (real daemon logs cover the daemon's whole life: start-up,
+   * capability probing, domain start). `auto`: the migration's own window (`migrationWindow`).
+   */
+  window?: TimeWindow | 'auto';
+  /** Margin of the `auto` window on both sides, µs (default 100 ms). */
+  marginUs?: number;
+}
+
 /** What `libvirtSpans` makes of one or more logs of one migration. */
 export interface LibvirtTrace {
   spans: PlainSpan[];
   counts: LibvirtCounts;
   garbledSamples: string[];
   dated: boolean;
+  /** The window applied (`SpanOptions.window`), or null when every entry was kept. */
+  window: { fromUs: number; toUs: number } | null;
+  /** Entries left out because they fall outside the window. */
+  outside: number;
+  /** Phases whose bounds come from the daemon's RPC_SERVER_CLIENT_MSG_RX / _TX_QUEUE lines (`2:rpc`). */
+  rpcBounded: number;
 }
 
 type Phase = 'begin3' | 'prepare3' | 'perform3' | 'finish3' | 'confirm3';
@@ -262,6 +300,117 @@ const PHASES: { re: RegExp; phase: Phase; side: Side; span: string; proc: number
   },
 ];
 
+/**
+ * The daemon's RPC probes (`2:rpc` in log_filters): a request as it arrives (RX, logged by the event loop)
+ * and its reply as it is queued (TX_QUEUE, logged by the worker). type 0/4 = call, 1/5 = reply.
+ */
+const RPC_SERVER =
+  /^RPC_SERVER_CLIENT_MSG_(RX|TX_QUEUE): client=(0x[0-9a-f]+|\(nil\)) len=\d+ prog=(\d+) vers=\d+ proc=(\d+) type=(\d+) status=(\d+) serial=(\d+)/;
+/** The dispatcher's first line of every RPC a worker thread serves (`remoteDispatchDomainGetJobInfoHelper`). */
+const DISPATCH = /^remoteDispatch[A-Za-z0-9]*Helper$/;
+/** The extra lines libvirt 9.0 logs under an API's own name: its typed parameters and the XML it returns. */
+const API_EXTRA = /^(params\[|xml\b)/;
+
+/** One RPC a daemon served, from its RPC_SERVER_CLIENT_MSG_RX / _TX_QUEUE lines. */
+export interface ServerRpc {
+  side: Side;
+  client: string;
+  proc: number;
+  serial: number;
+  rxUs: number;
+  /** When the reply was queued; null when the log has no reply. */
+  txUs: number | null;
+  /** 0 = OK, 1 = error (virNetMessageStatus); null without reply. */
+  status: number | null;
+  /** Indexes of the RX and TX_QUEUE entries in `entries`. */
+  rxIdx: number;
+  txIdx: number | null;
+}
+
+/** The RPCs the daemons served, in the order they arrived (entries sorted by time). */
+export function serverRpcs(entries: readonly LibvirtEntry[]): ServerRpc[] {
+  const out: ServerRpc[] = [];
+  const open = new Map<string, ServerRpc>();
+  entries.forEach((e, i) => {
+    if (!e.side || !e.msg.startsWith('RPC_SERVER_CLIENT_MSG_')) return;
+    const m = RPC_SERVER.exec(e.msg);
+    if (!m) return;
+    const key = `${e.side}|${m[2]}|${m[3]}|${m[4]}|${m[7]}`;
+    if (m[1] === 'RX' && (m[5] === '0' || m[5] === '4')) {
+      const r: ServerRpc = {
+        side: e.side,
+        client: m[2]!,
+        proc: Number(m[4]),
+        serial: Number(m[7]),
+        rxUs: e.tUs,
+        txUs: null,
+        status: null,
+        rxIdx: i,
+        txIdx: null,
+      };
+      out.push(r);
+      open.set(key, r);
+    } else if (m[1] === 'TX_QUEUE' && (m[5] === '1' || m[5] === '5')) {
+      const r = open.get(key);
+      if (!r) return;
+      r.txUs = e.tUs;
+      r.txIdx = i;
+      r.status = Number(m[6]);
+      open.delete(key);
+    }
+  });
+  return out;
+}
+
+/** A phase's API entry point. */
+interface PhaseStart {
+  entry: LibvirtEntry;
+  idx: number;
+  def: (typeof PHASES)[number];
+}
+
+/**
+ * The entries that open a phase: the first line of a phase API function in a call on its thread. libvirt
+ * 9.0 logs the call's typed parameters (`params["bandwidth"]=...`) and returned XML (`xml <domain`) as
+ * more lines of the same function; they belong to the call they are logged in. A thread's call ends when
+ * it dispatches another RPC (`remoteDispatch...Helper`).
+ */
+function phaseStarts(entries: readonly LibvirtEntry[]): PhaseStart[] {
+  const starts: PhaseStart[] = [];
+  const inCall = new Map<string, string>();
+  entries.forEach((e, idx) => {
+    const key = `${e.side}|${e.tid}`;
+    if (DISPATCH.test(e.fn)) {
+      inCall.delete(key);
+      return;
+    }
+    const def = PHASES.find((p) => p.re.test(e.fn));
+    if (!def) return;
+    if (inCall.get(key) === e.fn && API_EXTRA.test(e.msg)) return;
+    inCall.set(key, e.fn);
+    starts.push({ entry: e, idx, def });
+  });
+  return starts;
+}
+
+/**
+ * The window of the migration in these logs: from the first phase's API call (its RPC's arrival when the
+ * log has it) to the end of the last Finish3 / Confirm3 (its reply when the log has it), widened by
+ * `marginUs` on both sides; null when the logs show no migration phase.
+ */
+export function migrationWindow(
+  logs: readonly LibvirtLog[],
+  marginUs = 100_000,
+): { fromUs: number; toUs: number } | null {
+  const phases = libvirtSpans(logs).spans.filter((s) => s.attributes[ATTR.rpcProc] !== undefined);
+  if (phases.length === 0) return null;
+  const last = phases.filter((s) => /^(finish3|confirm3)$/.test(String(s.attributes[ATTR.jobPhase])));
+  return {
+    fromUs: Math.min(...phases.map((s) => s.startUs)) - marginUs,
+    toUs: Math.max(...(last.length > 0 ? last : phases).map((s) => s.endUs)) + marginUs,
+  };
+}
+
 /** The qemu driver functions under each phase, outermost first: [name pattern, span name]. */
 const DRIVER: Record<Phase, [RegExp, string][]> = {
   begin3: [[/^qemuMigrationSrc(Begin|BeginPhase|StoreDomainState)$/, SPAN.qemuMigrationSrcBegin]],
@@ -282,13 +431,24 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * The span tree of one migration from its libvirt logs (source and destination daemons, or one
- * interleaved file): a root for the client's migration call (inferred: the daemons do not log it) →
- * Begin3 / Prepare3 / Perform3 / Finish3 / Confirm3 → qemu driver spans → monitor.command spans (send →
- * reply, matched by QMP id), with QMP events as span events.
+ * interleaved file): a root for the client's migration call (inferred: the daemons do not log it; virsh's
+ * client log gives the real one, libvirt-client-log.ts) → Begin3 / Prepare3 / Perform3 / Finish3 /
+ * Confirm3 (one per API call, bounded by its RPC request and reply when logged) → qemu driver spans →
+ * monitor.command spans (send → reply, matched by QMP id), with QMP events as span events. With
+ * `opts.window`, only the entries inside it are used (`outside` counts the others).
  */
-export function libvirtSpans(logs: readonly LibvirtLog[]): LibvirtTrace {
-  const entries = logs.flatMap((l) => l.entries).sort((a, b) => a.tUs - b.tUs || a.lineNo - b.lineNo);
+export function libvirtSpans(logs: readonly LibvirtLog[], opts: SpanOptions = {}): LibvirtTrace {
+  const all = logs.flatMap((l) => l.entries).sort((a, b) => a.tUs - b.tUs || a.lineNo - b.lineNo);
+  let window: { fromUs: number; toUs: number } | null = null;
+  if (opts.window === 'auto') window = migrationWindow(logs, opts.marginUs);
+  else if (opts.window)
+    window = {
+      fromUs: opts.window.fromUs ?? Number.NEGATIVE_INFINITY,
+      toUs: opts.window.toUs ?? Number.POSITIVE_INFINITY,
+    };
+  const entries = window ? all.filter((e) => e.tUs >= window.fromUs && e.tUs <= window.toUs) : all;
   const { msgs, truncated } = monitorMessages(entries);
+  const rpcs = serverRpcs(entries);
   const spans: PlainSpan[] = [];
   let nextId = 1;
   const add = (s: Omit<PlainSpan, 'id' | 'events' | 'links'> & { events?: PlainEvent[] }): PlainSpan => {
@@ -298,12 +458,10 @@ export function libvirtSpans(logs: readonly LibvirtLog[]): LibvirtTrace {
   };
   const proc = (side: Side) => `libvirtd (${side})`;
 
-  // Phases: an API entry point starts one; it ends at the last line it owns before the next phase starts.
-  const starts: { entry: LibvirtEntry; def: (typeof PHASES)[number] }[] = [];
-  for (const e of entries) {
-    const def = PHASES.find((p) => p.re.test(e.fn));
-    if (def) starts.push({ entry: e, def });
-  }
+  // Phases: an API entry point starts one. With the daemon's RPC lines it runs from the request's arrival
+  // to its reply; else it ends at the last line it owns before the next phase starts or its worker thread
+  // dispatches another RPC (libvirtd reuses the thread, e.g. for virsh's job polling).
+  const starts = phaseStarts(entries);
   const lastUs = entries[entries.length - 1]?.tUs ?? 0;
   const firstUs = entries[0]?.tUs ?? 0;
   const repliesById = new Map<string, MonitorMsg>();
@@ -324,30 +482,69 @@ export function libvirtSpans(logs: readonly LibvirtLog[]): LibvirtTrace {
   });
   /** Driver-level spans per side, for parenting monitor commands by time. */
   const containers: PlainSpan[] = [];
-  starts.forEach(({ entry, def }, i) => {
+  const usedRpcs = new Set<ServerRpc>();
+  let rpcBounded = 0;
+  starts.forEach(({ entry, idx, def }, i) => {
     const side = entry.side ?? def.side;
-    // The next phase on the same daemon ends this one's window (in p2p the destination's Prepare3 and
-    // Finish3 run inside the source's Perform3).
-    const until =
-      starts.slice(i + 1).find((n) => (n.entry.side ?? n.def.side) === side)?.entry.tUs ??
-      Number.POSITIVE_INFINITY;
-    const own = entries.filter(
-      (e) => e.side === side && e.tid === entry.tid && e.tUs >= entry.tUs && e.tUs < until,
-    );
-    const sent = msgs.filter(
-      (m) => m.side === side && m.kind === 'send' && m.tUs >= entry.tUs && m.tUs < until,
-    );
-    let endUs = Math.max(entry.tUs, ...own.map((e) => e.tUs), ...sent.map((m) => m.tUs));
-    for (const m of sent) {
-      const r = m.id ? repliesById.get(`${m.side}|${m.mon}|${m.id}`) : undefined;
-      if (r) endUs = Math.max(endUs, r.tUs);
+    // The request this call serves: the latest of its procedure to arrive before it, not yet replied to.
+    const rpc = rpcs
+      .filter(
+        (r) =>
+          r.side === side &&
+          r.proc === def.proc &&
+          r.rxIdx < idx &&
+          (r.txIdx === null || r.txIdx > idx) &&
+          !usedRpcs.has(r),
+      )
+      .pop();
+    if (rpc) usedRpcs.add(rpc);
+    let startUs = entry.tUs;
+    let endUs: number;
+    let own: LibvirtEntry[];
+    if (rpc && rpc.txIdx !== null) {
+      rpcBounded++;
+      startUs = rpc.rxUs;
+      endUs = rpc.txUs!;
+      own = entries.slice(idx, rpc.txIdx + 1).filter((e) => e.side === side && e.tid === entry.tid);
+    } else {
+      // The next phase on the same daemon ends this one's window (in p2p the destination's Prepare3 and
+      // Finish3 run inside the source's Perform3), and so does the next RPC its worker thread serves.
+      let until =
+        starts.slice(i + 1).find((n) => (n.entry.side ?? n.def.side) === side)?.entry.tUs ??
+        Number.POSITIVE_INFINITY;
+      let untilIdx = entries.length;
+      for (let j = idx + 1; j < entries.length; j++) {
+        const e = entries[j]!;
+        if (e.tUs >= until) break;
+        if (e.side === side && e.tid === entry.tid && DISPATCH.test(e.fn)) {
+          untilIdx = j;
+          until = e.tUs + 1;
+          break;
+        }
+      }
+      own = entries
+        .slice(idx, untilIdx)
+        .filter((e) => e.side === side && e.tid === entry.tid && e.tUs < until);
+      const sent = msgs.filter(
+        (m) =>
+          m.side === side && m.kind === 'send' && m.tUs >= entry.tUs && m.tUs < until && m.idx < untilIdx,
+      );
+      endUs = Math.max(entry.tUs, ...own.map((e) => e.tUs), ...sent.map((m) => m.tUs));
+      for (const m of sent) {
+        const r = m.id ? repliesById.get(`${m.side}|${m.mon}|${m.id}`) : undefined;
+        if (r) endUs = Math.max(endUs, r.tUs);
+      }
+      if (rpc) startUs = rpc.rxUs;
     }
+    const rpcAttrs: Attributes = rpc ? { [ATTR.rpcSerial]: rpc.serial } : {};
+    if (rpc?.status) rpcAttrs[ATTR.outcome] = 'error';
     const phase = add({
       parent: root.id,
       name: def.span,
-      startUs: entry.tUs,
+      startUs,
       endUs,
       attributes: {
+        ...rpcAttrs,
         [ATTR.rpcProc]: def.proc,
         [ATTR.jobPhase]: def.phase,
         [ATTR.monitorSide]: side,
@@ -588,6 +785,9 @@ export function libvirtSpans(logs: readonly LibvirtLog[]): LibvirtTrace {
     counts,
     garbledSamples: logs.flatMap((l) => l.garbledSamples).slice(0, 5),
     dated: logs.every((l) => l.dated),
+    window,
+    outside: all.length - entries.length,
+    rpcBounded,
   };
 }
 
@@ -660,6 +860,8 @@ export interface ImportOptions {
   /** `YYYY-MM-DD` (UTC) for condensed-format lines. */
   date?: string;
   seed?: number;
+  /** Keep only the migration's window (`SpanOptions.window`). */
+  window?: SpanOptions['window'];
 }
 
 /** Whole libvirt debug logs (one per daemon, or one interleaved file) as OpenTelemetry spans and counts. */
@@ -668,6 +870,6 @@ export function importLibvirtLogs(
   opts: ImportOptions = {},
 ): LibvirtTrace & { readable: ReadableSpan[] } {
   const logs = texts.map((t) => parseLibvirtLog(t, { date: opts.date }));
-  const trace = libvirtSpans(logs);
+  const trace = libvirtSpans(logs, { window: opts.window });
   return { ...trace, readable: toReadableSpans(trace.spans, { seed: opts.seed ?? 1 }) };
 }
