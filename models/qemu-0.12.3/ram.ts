@@ -104,7 +104,8 @@ export function ramSaveBlocks(
       }
       bits = words[w]!;
     }
-    let um = content.uniformMask(w) & ~written[w]!;
+    // The content model matters only for pages the guest never wrote.
+    let um = (bits & ~written[w]!) !== 0 ? content.uniformMask(w) & ~written[w]! : 0;
     // Fast path: the word's remaining dirty pages at once, when no guest write falls due among them and
     // their bytes can neither spend the tick's budget nor fill the socket, so every flush among them would
     // send in full and leave the rate limit off; the flushes then happen after the word's last page.
@@ -189,7 +190,7 @@ export function ramSaveBlocks(
         sent = 0;
         lapSync(ctx, t0 + k * pageNs);
         bits = words[0]! & ~1;
-        um = content.uniformMask(0) & ~written[0]!;
+        um = (bits & ~written[0]!) !== 0 ? content.uniformMask(0) & ~written[0]! : 0;
       }
     }
     if (sent !== 0) words[w]! &= ~sent;
