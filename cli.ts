@@ -37,6 +37,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'run a parameter sweep locally or as a Slurm job array',
     load: () => import('./models/sweep/command.ts'),
   },
+  validate: {
+    summary: 'compare the simulator with real migrations over a scenario matrix',
+    load: () => import('./models/validate/command.ts'),
+  },
   bench: {
     summary: 'measure simulator speed and memory (npm run bench)',
     load: () => import('./test/bench/command.ts'),
