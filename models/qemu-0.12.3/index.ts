@@ -7,7 +7,7 @@ import { Environment } from '../../sim/env.ts';
 import { anyOf, type ProcessBody, type SimEvent } from '../../sim/events.ts';
 import { EventLoop } from '../../sim/resources/event-loop.ts';
 import { LEVEL, type SpanRecorder } from '../../sim/span-recorder.ts';
-import { msToNs, type Ns, nsToMs, S, US } from '../../sim/time.ts';
+import { msToNs, type Ns, nsToMs, S } from '../../sim/time.ts';
 import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
 import {
   emptyCopy,
@@ -15,9 +15,11 @@ import {
   guestMemoryFromScenario,
   staleCount,
 } from '../guest/from-scenario.ts';
+import { hostCosts } from '../host/costs.ts';
 import { migrationSocket } from '../host/network.ts';
 import { libvirtMigrate077, type ManagementOutcome, type QemuEndpoints } from '../libvirt-0.7.7/migrate.ts';
 import type { MigrationResult } from '../result.ts';
+import type { RunOptions } from '../run-options.ts';
 import type { Scenario } from '../scenario.ts';
 import { BlockMigState } from './block-migration.ts';
 import { BufferedFile } from './buffered-file.ts';
@@ -29,12 +31,7 @@ import { RamState } from './ram.ts';
 
 export const MODEL = 'qemu-0.12.3';
 
-/** Options of one simulated run. */
-export interface RunOptions {
-  rec: (env: Environment) => SpanRecorder;
-  /** Track a version per page and chunk and check delivery at the end. */
-  trackVersions: boolean;
-}
+export type { RunOptions };
 
 function buildContext(
   env: Environment,
@@ -49,14 +46,7 @@ function buildContext(
     env,
     rec,
     scn,
-    costs: {
-      pageCopyNs: scn.host.pageCopyNs,
-      bitmapSyncNs: Math.round((scn.host.bitmapSyncNsPerGiB * scn.vm.memoryMiB) / 1024),
-      deviceSaveNs: msToNs(scn.host.deviceSaveMs),
-      deviceLoadNs: msToNs(scn.host.deviceLoadMs),
-      chunkReadNs: Math.ceil(S / scn.host.diskReadMiBps),
-      monitorRttNs: Math.round(scn.host.monitorRttUs * US),
-    },
+    costs: hostCosts(scn),
     mainLoop: new EventLoop(env),
     socket: migrationSocket(scn),
     mem,

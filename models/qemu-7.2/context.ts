@@ -11,6 +11,7 @@ import type { SpanRecorder } from '../../sim/span-recorder.ts';
 import type { Ns } from '../../sim/time.ts';
 import type { GuestDisk } from '../guest/disk.ts';
 import type { GuestMemory } from '../guest/memory.ts';
+import type { HostCosts } from '../host/costs.ts';
 import type { IterationRecord } from '../result.ts';
 import type { Scenario } from '../scenario.ts';
 import type { BlkMigState } from './block.ts';
@@ -25,16 +26,7 @@ export interface Destination {
   chunkVersion: Uint32Array | null;
 }
 
-/** Fixed host costs, in ns, derived from the scenario once. */
-export interface HostCosts {
-  pageCopyNs: Ns;
-  bitmapSyncNs: Ns;
-  deviceSaveNs: Ns;
-  deviceLoadNs: Ns;
-  /** ns to read one 1 MiB block-migration chunk from the host disk. */
-  chunkReadNs: Ns;
-  monitorRttNs: Ns;
-}
+export type { HostCosts };
 
 /** The capabilities in force (migrate-set-capabilities). */
 export interface Capabilities {

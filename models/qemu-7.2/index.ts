@@ -7,7 +7,7 @@ import { Environment } from '../../sim/env.ts';
 import { anyOf, type ProcessBody, type SimEvent } from '../../sim/events.ts';
 import { Pipe } from '../../sim/resources/pipe.ts';
 import { LEVEL, type SpanRecorder } from '../../sim/span-recorder.ts';
-import { MS, msToNs, type Ns, nsToMs, S, US } from '../../sim/time.ts';
+import { MS, msToNs, type Ns, nsToMs, S } from '../../sim/time.ts';
 import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
 import {
   emptyCopy,
@@ -15,8 +15,10 @@ import {
   guestMemoryFromScenario,
   staleCount,
 } from '../guest/from-scenario.ts';
+import { hostCosts } from '../host/costs.ts';
 import { libvirtMigrate90, type ManagementOutcome90, type QemuEndpoints90 } from '../libvirt-9.0/migrate.ts';
 import type { MigrationResult } from '../result.ts';
+import type { RunOptions } from '../run-options.ts';
 import type { Scenario } from '../scenario.ts';
 import { BlkMigState } from './block.ts';
 import { MIGRATION_STATUS, MIGRATION_STATUS_NAME } from './constants.ts';
@@ -30,12 +32,7 @@ import { XbzrleState } from './xbzrle.ts';
 /** The model's name in scenarios and results. */
 export const MODEL = 'qemu-7.2';
 
-/** Options of one simulated run. */
-export interface RunOptions {
-  rec: (env: Environment) => SpanRecorder;
-  /** Track a version per page and chunk and check delivery at the end. */
-  trackVersions: boolean;
-}
+export type { RunOptions };
 
 function buildContext(
   env: Environment,
@@ -70,14 +67,7 @@ function buildContext(
     env,
     rec,
     scn,
-    costs: {
-      pageCopyNs: scn.host.pageCopyNs,
-      bitmapSyncNs: Math.round((scn.host.bitmapSyncNsPerGiB * scn.vm.memoryMiB) / 1024),
-      deviceSaveNs: msToNs(scn.host.deviceSaveMs),
-      deviceLoadNs: msToNs(scn.host.deviceLoadMs),
-      chunkReadNs: Math.ceil(S / scn.host.diskReadMiBps),
-      monitorRttNs: Math.round(scn.host.monitorRttUs * US),
-    },
+    costs: hostCosts(scn),
     caps,
     link,
     sendBuffer,
