@@ -47,6 +47,7 @@ export interface Scenario {
   host: {
     pageCopyNs: number;
     bitmapSyncNsPerGiB: number;
+    bitmapSyncNsPerDirtyPage: number;
     deviceStateKiB: number;
     deviceSaveMs: number;
     deviceLoadMs: number;
@@ -134,6 +135,7 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
   host: {
     pageCopyNs: num(900, 'host cost per page in the send loop (read, check, copy, send)'),
     bitmapSyncNsPerGiB: num(2_000_000, 'dirty-log sync cost per GiB of guest RAM'),
+    bitmapSyncNsPerDirtyPage: num(0, 'dirty-log sync cost per page found dirty (qemu-7.2; ~5 µs under TCG)'),
     deviceStateKiB: num(256, 'non-iterative device state sent at switchover'),
     deviceSaveMs: num(2, 'time to save device state on the source'),
     deviceLoadMs: num(5, 'time to load device state on the destination'),

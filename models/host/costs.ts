@@ -8,6 +8,8 @@ export interface HostCosts {
   pageCopyNs: Ns;
   /** One dirty-log sync over the whole of guest RAM. */
   bitmapSyncNs: Ns;
+  /** Per page found dirty in the log at a sync (at setup: every page). */
+  bitmapSyncNsPerDirtyPage: Ns;
   deviceSaveNs: Ns;
   deviceLoadNs: Ns;
   /** To read one 1 MiB block-migration chunk from the host disk. */
@@ -20,6 +22,7 @@ export function hostCosts(scn: Scenario): HostCosts {
   return {
     pageCopyNs: scn.host.pageCopyNs,
     bitmapSyncNs: Math.round((scn.host.bitmapSyncNsPerGiB * scn.vm.memoryMiB) / 1024),
+    bitmapSyncNsPerDirtyPage: scn.host.bitmapSyncNsPerDirtyPage,
     deviceSaveNs: msToNs(scn.host.deviceSaveMs),
     deviceLoadNs: msToNs(scn.host.deviceLoadMs),
     chunkReadNs: Math.ceil(S / scn.host.diskReadMiBps),

@@ -38,6 +38,7 @@ export interface Calibration {
   host: {
     pageCopyNs: number;
     bitmapSyncNsPerGiB: number;
+    bitmapSyncNsPerDirtyPage: number;
     deviceSaveMs: number;
     deviceLoadMs: number;
     monitorRttUs: number;
@@ -172,6 +173,16 @@ const FIT_PARAMS: FitParam[] = [
     bounds: [1e4, 1e10],
   },
   {
+    name: 'host.bitmapSyncNsPerDirtyPage',
+    get: (c) => c.host.bitmapSyncNsPerDirtyPage,
+    set: (c, v) => {
+      c.host.bitmapSyncNsPerDirtyPage = v;
+    },
+    grid: logGrid(50, 30_000, 21),
+    log: true,
+    bounds: [1, 100_000],
+  },
+  {
     name: 'network.sendBufferKiB',
     get: (c) => c.network.sendBufferKiB,
     set: (c, v) => {
@@ -250,6 +261,7 @@ export function defaultCalibration(): Calibration {
     host: {
       pageCopyNs: 900,
       bitmapSyncNsPerGiB: 2_000_000,
+      bitmapSyncNsPerDirtyPage: 0,
       deviceSaveMs: 2,
       deviceLoadMs: 5,
       monitorRttUs: 50,
@@ -425,6 +437,8 @@ export function fitCalibration(runs: ScenarioRuns[], opts: FitOptions): Calibrat
     'host.pageCopyNs': 'fitted (coordinate descent, same objective): host cost per page in the send loop',
     'host.bitmapSyncNsPerGiB':
       'fitted (coordinate descent, same objective): dirty-log sync cost per GiB of guest RAM',
+    'host.bitmapSyncNsPerDirtyPage':
+      'fitted (coordinate descent, same objective): dirty-log sync cost per page in the log (all pages at setup)',
     'host.deviceSaveMs': 'fitted (coordinate descent, same objective): fixed switchover cost on the source',
     'guest.cpuShare': params.includes(CPU_SHARE)
       ? 'fitted (coordinate descent, same objective) on the auto-converge calibration scenarios'
