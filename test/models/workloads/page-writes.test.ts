@@ -74,3 +74,44 @@ describe('mod32', () => {
     }
   });
 });
+
+describe('zipf guide table', () => {
+  it('gives exactly the plain binary search rank for every u', async () => {
+    const { zipfCdf, zipfGuide, zipfRank } = await import('../../../models/workloads/page-writes.ts');
+    for (const [n, s] of [
+      [1, 1.1],
+      [7, 0.6],
+      [1000, 1.1],
+      [16384, 1.5],
+      [65536, 0.8],
+    ] as const) {
+      const cdf = zipfCdf(n, s);
+      const guide = zipfGuide(cdf);
+      const plain = (u: number) => {
+        let lo = 0;
+        let hi = n - 1;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (cdf[mid]! > u) hi = mid;
+          else lo = mid + 1;
+        }
+        return lo;
+      };
+      const guided = (u: number) => zipfRank(cdf, guide, u);
+      let x = 7;
+      const us = [
+        0,
+        1 - 2 ** -32,
+        ...Array.from(cdf.slice(0, 50)),
+        ...Array.from(cdf.slice(0, 50), (c) => c - 1e-12),
+      ];
+      for (let i = 0; i < 20_000; i++) {
+        x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+        us.push(x / 4294967296);
+      }
+      for (const u of us)
+        if (u >= 0 && u < 1 && guided(u) !== plain(u)) throw new Error(`n=${n} s=${s} u=${u}`);
+      expect(guide[0]).toBe(0);
+    }
+  });
+});
