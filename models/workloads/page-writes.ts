@@ -51,6 +51,23 @@ export function zipfCdf(n: number, s: number): Float64Array {
   return cdf;
 }
 
+/**
+ * The zipf CDF and guide of (n, s), kept for the last few (n, s) asked: a sweep simulates thousands of
+ * runs with the same working set, and the CDF costs one pow() per rank. Pure, so sharing is safe.
+ */
+const zipfCache = new Map<string, { cdf: Float64Array; guide: Int32Array }>();
+function zipfTables(n: number, s: number): { cdf: Float64Array; guide: Int32Array } {
+  const key = `${n}/${s}`;
+  let t = zipfCache.get(key);
+  if (!t) {
+    const cdf = zipfCdf(n, s);
+    t = { cdf, guide: zipfGuide(cdf) };
+    if (zipfCache.size >= 8) zipfCache.delete(zipfCache.keys().next().value!);
+    zipfCache.set(key, t);
+  }
+  return t;
+}
+
 /** Buckets of the guide table that narrows each zipf search. */
 const ZIPF_GUIDE = 4096;
 
@@ -125,8 +142,7 @@ export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null
       };
     }
     case 'zipf': {
-      const cdf = zipfCdf(wss, spec.zipfS);
-      const guide = zipfGuide(cdf);
+      const { cdf, guide } = zipfTables(wss, spec.zipfS);
       return {
         base,
         next: () => base + zipfRank(cdf, guide, rng.uint32() / 4294967296),
