@@ -343,16 +343,29 @@ export function applySet(
   obj[parts[parts.length - 1]!] = value;
 }
 
-/** Parse scenario YAML text (not yet validated). */
-export function parseScenarioText(text: string, origin: Origin): Record<string, unknown> {
-  let raw: unknown;
+/** Parse YAML text from `file`; a syntax error is a one-line UsageError naming the file and the line. */
+export function parseYamlText(text: string, file: string): unknown {
   try {
-    raw = parseYaml(text);
+    return parseYaml(text);
   } catch (err) {
     const e = err as YAMLParseError;
     const where = e.linePos?.[0] ? ` (line ${e.linePos[0].line})` : '';
-    throw new UsageError(`${origin.file}: not valid YAML${where}: ${e.message.split('\n')[0]}`);
+    throw new UsageError(`${file}: not valid YAML${where}: ${e.message.split('\n')[0]}`);
   }
+}
+
+/** Read a text file; a failure is a one-line UsageError naming the file. */
+export function readInputFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Parse scenario YAML text (not yet validated). */
+export function parseScenarioText(text: string, origin: Origin): Record<string, unknown> {
+  const raw = parseYamlText(text, origin.file);
   if (raw === null || raw === undefined) return {};
   if (!isPlainObject(raw)) fail(origin, '(top)', 'expected a mapping of keys (name, model, vm, ...)');
   return raw;
@@ -360,13 +373,7 @@ export function parseScenarioText(text: string, origin: Origin): Record<string, 
 
 /** Read, parse, apply `--set` assignments, and validate a scenario file. */
 export function loadScenario(file: string, sets: readonly string[] = []): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  const raw = parseScenarioText(text, { file });
+  const raw = parseScenarioText(readInputFile(file), { file });
   for (const s of sets) applySet(raw, s);
   return resolveScenario(raw, { file });
 }

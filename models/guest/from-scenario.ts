@@ -37,6 +37,22 @@ export function staleCount(src: Uint32Array, dst: Uint32Array): number {
   return n;
 }
 
+/**
+ * result.delivery for a completed run with version tracking: pages (and chunks) whose destination copy is
+ * not the source's last version; null when nothing was tracked.
+ */
+export function deliveryCheck(
+  src: { pages: Uint32Array | null; chunks: Uint32Array | null },
+  dst: { pageVersion: Uint32Array | null; chunkVersion: Uint32Array | null },
+): { checked: true; pagesStale: number; chunksStale: number } | null {
+  if (!src.pages || !dst.pageVersion) return null;
+  return {
+    checked: true,
+    pagesStale: staleCount(src.pages, dst.pageVersion),
+    chunksStale: src.chunks && dst.chunkVersion ? staleCount(src.chunks, dst.chunkVersion) : 0,
+  };
+}
+
 /** A destination copy that has received nothing yet. */
 export function emptyCopy(n: number): Uint32Array {
   return new Uint32Array(n).fill(NEVER_RECEIVED);

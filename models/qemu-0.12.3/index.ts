@@ -10,10 +10,10 @@ import { LEVEL, type SpanRecorder } from '../../sim/span-recorder.ts';
 import { msToNs, type Ns, nsToMs, S } from '../../sim/time.ts';
 import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
 import {
+  deliveryCheck,
   emptyCopy,
   guestDiskFromScenario,
   guestMemoryFromScenario,
-  staleCount,
 } from '../guest/from-scenario.ts';
 import { hostCosts } from '../host/costs.ts';
 import { migrationSocket } from '../host/network.ts';
@@ -181,14 +181,9 @@ function assemble(ctx: MigrationContext, mgmt: ManagementOutcome): MigrationResu
     endNs,
   );
   const loaded = completed ? destinationLoaded(ctx) : null;
-  let delivery: MigrationResult['delivery'] = null;
-  if (completed && ctx.dest.pageVersion) {
-    delivery = {
-      checked: true,
-      pagesStale: staleCount(ctx.mem.version!, ctx.dest.pageVersion),
-      chunksStale: ctx.dest.chunkVersion ? staleCount(ctx.disk!.version, ctx.dest.chunkVersion) : 0,
-    };
-  }
+  const delivery = completed
+    ? deliveryCheck({ pages: ctx.mem.version, chunks: ctx.disk?.version ?? null }, ctx.dest)
+    : null;
   const by = ctx.file.bySection;
   return {
     source: 'sim',

@@ -10,10 +10,10 @@ import { LEVEL, type SpanRecorder } from '../../sim/span-recorder.ts';
 import { MS, msToNs, type Ns, nsToMs, S } from '../../sim/time.ts';
 import { ATTR, EVENT, SPAN } from '../../trace/names.ts';
 import {
+  deliveryCheck,
   emptyCopy,
   guestDiskFromScenario,
   guestMemoryFromScenario,
-  staleCount,
 } from '../guest/from-scenario.ts';
 import { hostCosts } from '../host/costs.ts';
 import { libvirtMigrate90, type ManagementOutcome90, type QemuEndpoints90 } from '../libvirt-9.0/migrate.ts';
@@ -252,14 +252,9 @@ function assemble(ctx: MigrationContext, mgmt: ManagementOutcome90): MigrationRe
   );
   const delivered = completed ? ctx.link.timeAllDelivered(marks.completedNs!) : null;
   const loaded = completed ? destinationLoaded(ctx) : null;
-  let delivery: MigrationResult['delivery'] = null;
-  if (completed && ctx.dest.pageVersion) {
-    delivery = {
-      checked: true,
-      pagesStale: staleCount(ctx.mem.version!, ctx.dest.pageVersion),
-      chunksStale: ctx.dest.chunkVersion ? staleCount(ctx.disk!.version, ctx.dest.chunkVersion) : 0,
-    };
-  }
+  const delivery = completed
+    ? deliveryCheck({ pages: ctx.mem.version, chunks: ctx.disk?.version ?? null }, ctx.dest)
+    : null;
   const x = ctx.xbzrle;
   const m = ctx.multifd;
   const by = file.bySection;

@@ -5,10 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, type YAMLParseError } from 'yaml';
 import { UsageError } from '../../sim/errors.ts';
 import { type Design, type ParamSpec, parseDesign } from '../../sim/sweep/design.ts';
-import { DEFAULT_SCENARIO_YAML, parseScenarioText, resolveScenario, SCHEMA } from '../scenario.ts';
+import {
+  DEFAULT_SCENARIO_YAML,
+  parseScenarioText,
+  parseYamlText,
+  readInputFile,
+  resolveScenario,
+  SCHEMA,
+} from '../scenario.ts';
 
 /** A loaded sweep spec. */
 export interface SweepSpec {
@@ -158,19 +164,6 @@ export function resolveSweepSpec(raw: unknown, file: string): SweepSpec {
 
 /** Read, parse and validate a sweep spec file. */
 export function loadSweepSpec(file: string): SweepSpec {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const e = err as YAMLParseError;
-    const where = e.linePos?.[0] ? ` (line ${e.linePos[0].line})` : '';
-    throw new UsageError(`${file}: not valid YAML${where}: ${e.message.split('\n')[0]}`);
-  }
+  const raw = parseYamlText(readInputFile(file), file);
   return resolveSweepSpec(raw ?? {}, file);
 }

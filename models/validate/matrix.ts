@@ -1,13 +1,6 @@
-/**
- * Validation matrices: a base scenario plus named scenarios (each a set of key changes) and optional grids
- * (cross products of values), each assigned to the calibration or the test subset. Loading resolves every
- * scenario against the scenario SCHEMA, so a bad matrix fails at once with one line naming the entry and key.
- */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml, type YAMLParseError } from 'yaml';
 import { UsageError } from '../../sim/errors.ts';
 import { contentHash } from '../../sim/sweep/hash.ts';
-import { resolveScenario, type Scenario } from '../scenario.ts';
+import { parseYamlText, readInputFile, resolveScenario, type Scenario } from '../scenario.ts';
 import { setPath } from '../sweep/plan.ts';
 
 /** Which half of the matrix a scenario belongs to: host costs are fitted on one and reported on the other. */
@@ -168,18 +161,5 @@ export function resolveMatrix(raw: unknown, file: string): Matrix {
 
 /** Read and resolve a matrix file. */
 export function loadMatrix(file: string): Matrix {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const e = err as YAMLParseError;
-    throw new UsageError(`${file}: not valid YAML: ${e.message.split('\n')[0]}`);
-  }
-  return resolveMatrix(raw, file);
+  return resolveMatrix(parseYamlText(readInputFile(file), file), file);
 }
