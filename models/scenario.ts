@@ -23,7 +23,7 @@ export interface Scenario {
   name: string;
   model: ModelName;
   seed: number;
-  vm: { memoryMiB: number; vcpus: number; uniformPageFraction: number };
+  vm: { memoryMiB: number; vcpus: number; uniformPageFraction: number; layout: string | null };
   disk: { sizeMiB: number; allocatedMiB: number; migrate: boolean } | null;
   workload: {
     kind: WorkloadKind;
@@ -98,6 +98,12 @@ export const SCHEMA: Record<string, Record<string, Field> | Field> = {
     memoryMiB: num(1024, 'guest RAM', { above: 0, max: 1 << 22 }),
     vcpus: { kind: 'integer', min: 1, max: 1024, def: 1, help: 'virtual CPUs' },
     uniformPageFraction: num(0.55, 'share of never-written pages that are one repeated byte', { max: 1 }),
+    layout: {
+      kind: 'string',
+      nullable: true,
+      def: null,
+      help: 'measured guest layout (migscope lab layout): where the working set and the zero pages are',
+    },
   },
   disk: {
     sizeMiB: num(256, 'virtual disk size', { above: 0 }),

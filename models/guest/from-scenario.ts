@@ -3,24 +3,43 @@ import type { Scenario } from '../scenario.ts';
 import { ContentModel } from '../workloads/content.ts';
 import { PAGES_PER_MIB, pageWriteSequence } from '../workloads/page-writes.ts';
 import { CHUNK_SIZE, GuestDisk } from './disk.ts';
+import { checkLayout, placementPages, readGuestLayout, zeroBitmap } from './layout.ts';
 import { GuestMemory } from './memory.ts';
 
 /** The version the destination holds for what it never received. */
 export const NEVER_RECEIVED = 0xffffffff;
 
-/** Guest RAM for a scenario; the working set counts as written before the migration starts. */
+/**
+ * Guest RAM for a scenario; the working set counts as written before the migration starts. With
+ * vm.layout the working set and the zero pages are where the measured guest had them.
+ */
 export function guestMemoryFromScenario(s: Scenario, trackVersions: boolean): GuestMemory {
   const pages = Math.round(s.vm.memoryMiB * PAGES_PER_MIB);
   const w = s.workload;
-  const wssPages = Math.min(pages, Math.round(w.wssMiB * PAGES_PER_MIB));
-  const writes = pageWriteSequence({ kind: w.kind, pages, wssPages, zipfS: w.zipfS, seed: s.seed });
+  const wssPages = w.kind === 'idle' ? 0 : Math.min(pages, Math.round(w.wssMiB * PAGES_PER_MIB));
+  let placement: Int32Array | null = null;
+  let zero: Uint32Array | null = null;
+  if (s.vm.layout) {
+    const layout = readGuestLayout(s.vm.layout);
+    checkLayout(layout, pages, wssPages, `${s.name}: vm.layout ${s.vm.layout}`);
+    placement = placementPages(layout);
+    zero = zeroBitmap(layout, pages).words;
+  }
+  const writes = pageWriteSequence({
+    kind: w.kind,
+    pages,
+    wssPages,
+    zipfS: w.zipfS,
+    seed: s.seed,
+    placement,
+  });
   return new GuestMemory({
     pages,
     writes,
     writesPerS: w.dirtyRateMiBps * PAGES_PER_MIB,
-    content: new ContentModel(s.seed, s.vm.uniformPageFraction),
+    content: new ContentModel(s.seed, s.vm.uniformPageFraction, zero),
     trackVersions,
-    writtenBefore: writes ? [writes.base, writes.base + wssPages] : undefined,
+    writtenBefore: !writes ? undefined : (placement ?? [writes.base, writes.base + wssPages]),
   });
 }
 

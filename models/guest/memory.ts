@@ -18,8 +18,8 @@ export interface GuestMemoryOptions {
   content: ContentModel;
   /** Keep a version per page (4 bytes a page) for the delivery invariant. */
   trackVersions: boolean;
-  /** Pages the workload wrote before the migration started (its working set), [from, to). */
-  writtenBefore?: [number, number];
+  /** Pages the workload wrote before the migration started (its working set): [from, to) or a list. */
+  writtenBefore?: [number, number] | Int32Array;
 }
 
 /** Guest RAM: writes, dirty log, content classes and versions. */
@@ -50,7 +50,9 @@ export class GuestMemory {
     this.content = o.content;
     this.log = new Int32Array(1024);
     this.schedule = new WriteSchedule(o.writes ? o.writesPerS : 0, 0);
-    if (o.writtenBefore) this.written.setRange(o.writtenBefore[0], o.writtenBefore[1]);
+    const wb = o.writtenBefore;
+    if (wb instanceof Int32Array) for (const p of wb) this.written.set(p);
+    else if (wb) this.written.setRange(wb[0], wb[1]);
   }
 
   /** Apply every write due at or before `t` (the vCPUs ran until `t`). */

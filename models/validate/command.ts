@@ -19,6 +19,7 @@ import {
   type ScenarioRuns,
 } from './calibration.ts';
 import { datasetJsonl } from './dataset.ts';
+import { collectLayouts, type LayoutProber } from './layouts.ts';
 import { loadMatrix, type Matrix } from './matrix.ts';
 import { errorsCsv, indexHtml, markdownTables, summaryCsv, textSummary } from './output.ts';
 import { type LabRunner, realTraceFile } from './real-cache.ts';
@@ -28,6 +29,8 @@ import { collectRealRuns, type RealProgress, simulateEntry, validateMatrix } fro
 export const DEFAULT_CALIBRATION = join(REPO_ROOT, 'models/calibration/qemu-7.2-lab-tcg.json');
 /** Where real runs are cached by default. */
 export const DEFAULT_REAL_CACHE = join(REPO_ROOT, '.cache/validate/real');
+/** Where measured guest layouts go when the matrix names no `layouts:` directory. */
+export const DEFAULT_LAYOUTS = join(REPO_ROOT, '.cache/validate/layouts');
 
 export const HELP = `migscope validate <run|calibrate|dataset> MATRIX [options]
 
@@ -53,6 +56,13 @@ rerun only runs the repeats the cache lacks, one at a time; Ctrl-C keeps what fi
   --real-cache DIR     cache of real runs (default .cache/validate/real)
   --calibration FILE   calibration to simulate with (default models/calibration/qemu-7.2-lab-tcg.json)
   --cached-only        never start QEMU; use what the cache holds
+  --no-layouts         simulate the parametric guest (working set at the top of RAM, zero pages drawn at
+                       random) instead of the measured layout of each guest
+
+Guest layouts: before simulating, each distinct guest of the matrix (RAM, vCPUs, working-set size, disk)
+is probed once in the lab (migscope lab layout: one boot, ~8 s) for where its working set sits in
+guest-physical memory and which pages are zero; the files go to the matrix's layouts: directory
+(default .cache/validate/layouts) and are reused.
 
 Examples:
   migscope validate run test/fixtures/validate/ci.yaml --out out/validate-ci           # ~2 min of real runs
@@ -68,12 +78,13 @@ const OPTIONS = {
   calibration: { type: 'string' },
   'cached-only': { type: 'boolean' },
   'no-compare': { type: 'boolean' },
+  'no-layouts': { type: 'boolean' },
 } as const;
 
 const ALLOWED: Record<string, readonly string[]> = {
-  run: ['out', 'repeats', 'real-cache', 'calibration', 'cached-only', 'no-compare'],
-  calibrate: ['output', 'repeats', 'real-cache', 'cached-only'],
-  dataset: ['output', 'real-cache', 'calibration'],
+  run: ['out', 'repeats', 'real-cache', 'calibration', 'cached-only', 'no-compare', 'no-layouts'],
+  calibrate: ['output', 'repeats', 'real-cache', 'cached-only', 'no-layouts'],
+  dataset: ['output', 'real-cache', 'calibration', 'no-layouts'],
 };
 
 /** Parsed flags of `migscope validate`. */
@@ -87,6 +98,7 @@ export interface ValidateArgs {
   calibration: string;
   cachedOnly: boolean;
   compare: boolean;
+  layouts: boolean;
 }
 
 /** Parse `migscope validate` flags; a UsageError names the flag at fault. */
@@ -133,6 +145,7 @@ export function parseValidateArgs(argv: string[]): ValidateArgs {
     calibration: (values.calibration as string | undefined) ?? DEFAULT_CALIBRATION,
     cachedOnly: values['cached-only'] === true,
     compare: values['no-compare'] !== true,
+    layouts: values['no-layouts'] !== true,
   };
 }
 
@@ -154,6 +167,12 @@ async function labRunner(signal: AbortSignal): Promise<LabRunner> {
   };
 }
 
+/** The production prober: one boot of the scenario's guest in the lab (loaded lazily, like labRunner). */
+async function labProber(signal: AbortSignal): Promise<LayoutProber> {
+  const { probeGuestLayout } = await import('../../trace/lab/layout.ts');
+  return (s) => probeGuestLayout(s, { signal });
+}
+
 async function collect(
   a: ValidateArgs,
   matrix: Matrix,
@@ -161,6 +180,15 @@ async function collect(
   signal: AbortSignal,
 ): Promise<ScenarioRuns[]> {
   const repeats = a.repeats ?? matrix.repeats;
+  if (a.layouts)
+    await collectLayouts(matrix, {
+      dir: matrix.layouts ?? DEFAULT_LAYOUTS,
+      prober: a.cachedOnly ? null : await labProber(signal),
+      signal,
+      onProgress: (p) => {
+        if (p.probed) process.stderr.write(`layout of ${p.entry.name}'s guest: probed, ${p.file}\n`);
+      },
+    });
   return collectRealRuns(matrix, {
     cacheDir: a.realCache,
     repeats,

@@ -3,6 +3,8 @@
  * the page-level simulation, the fluid baseline and every real repeat, each with its per-iteration series
  * as compact tuples (test/fixtures/validate/dataset/README.md describes every field).
  */
+import { basename } from 'node:path';
+import { readGuestLayout, runPages } from '../guest/layout.ts';
 import type { IterationRecord, MigrationResult } from '../result.ts';
 import type { Calibration, ScenarioRuns } from './calibration.ts';
 import { resultFigures } from './errors.ts';
@@ -56,6 +58,14 @@ function runRecord(r: MigrationResult) {
   };
 }
 
+/** How many of a real run's working-set pages the measured layout also has there (null: not recorded). */
+function pagesOnLayout(placement: unknown, layout: string | null | undefined): number | null {
+  if (typeof placement !== 'string' || !placement || !layout) return null;
+  const runs = placement.split(',').map((r) => r.split('+').map(Number) as [number, number]);
+  const placed = new Set(runPages(readGuestLayout(layout).placement));
+  return runPages(runs).filter((p) => placed.has(p)).length;
+}
+
 /** One dataset line (an object; `datasetJsonl` serialises it). */
 export function datasetRecord(runs: ScenarioRuns, c: Calibration, matrix: string) {
   const { entry } = runs;
@@ -82,6 +92,8 @@ export function datasetRecord(runs: ScenarioRuns, c: Calibration, matrix: string
       downtimeLimitMs: s.migration.downtimeLimitMs,
       capabilities: s.migration.capabilities,
       timeoutS: s.migration.timeoutS,
+      // The measured guest layout the simulation started from (a file of the matrix's layouts: directory).
+      layout: entry.layout ? basename(entry.layout) : null,
     },
     calibration: c.name,
     sim: {
@@ -105,6 +117,7 @@ export function datasetRecord(runs: ScenarioRuns, c: Calibration, matrix: string
       guestRateMiBps: x.result.extra.guestRateMiBps ?? null,
       downtimeBytes: x.result.extra.downtimeBytes ?? null,
       throttleMaxPct: x.result.extra.cpuThrottlePercentMax ?? null,
+      wssPagesOnLayout: pagesOnLayout(x.result.extra.wssPlacement, entry.layout),
       ...runRecord(x.result),
     })),
   };

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../sim/errors.ts';
 import { contentHash } from '../../sim/sweep/hash.ts';
 import { parseYamlText, readInputFile, resolveScenario, type Scenario } from '../scenario.ts';
@@ -16,6 +17,8 @@ export interface MatrixEntry {
   scenario: Scenario;
   /** Key of the real runs of this scenario in the cache (see `realKey`). */
   key: string;
+  /** The measured layout of this scenario's guest, once collected (./layouts.ts); the simulation uses it. */
+  layout?: string | null;
 }
 
 /** A loaded matrix. */
@@ -25,10 +28,12 @@ export interface Matrix {
   description: string;
   /** Real runs per scenario (≥ 1; the issue asks for ≥ 3). */
   repeats: number;
+  /** Where the measured guest layouts live (the matrix's `layouts:`, relative to its file), or null. */
+  layouts: string | null;
   entries: MatrixEntry[];
 }
 
-const TOP_KEYS = ['name', 'description', 'repeats', 'base', 'scenarios', 'grids'];
+const TOP_KEYS = ['name', 'description', 'repeats', 'layouts', 'base', 'scenarios', 'grids'];
 const ENTRY_KEYS = ['name', 'subset', 'set'];
 const GRID_KEYS = ['subset', 'prefix', 'parameters'];
 
@@ -42,6 +47,7 @@ const isObj = (v: unknown): v is Record<string, unknown> =>
  */
 export function realKey(s: Scenario): string {
   return contentHash({
+    guest: LAB_GUEST_REVISION,
     model: s.model,
     seed: s.seed,
     vm: { memoryMiB: s.vm.memoryMiB, vcpus: s.vm.vcpus },
@@ -50,6 +56,13 @@ export function realKey(s: Scenario): string {
     migration: s.migration,
   });
 }
+
+/**
+ * Bumped when the lab guest changes how a run behaves, so cached runs of the old guest are not reused:
+ * 2 = the kernel boots with nokaslr (trace/lab/guest.ts guestCmdline), which fixes where the working set
+ * lands in guest-physical memory.
+ */
+export const LAB_GUEST_REVISION = 2;
 
 /** A default entry name from its key changes: the last path component and the value, joined by commas. */
 export function nameFromParams(params: Record<string, unknown>): string {
@@ -83,6 +96,8 @@ export function resolveMatrix(raw: unknown, file: string): Matrix {
   const repeats = top.repeats ?? 3;
   if (typeof repeats !== 'number' || !Number.isInteger(repeats) || repeats < 1 || repeats > 100)
     fail('repeats', `expected a whole number from 1 to 100 (got ${String(repeats)})`);
+  if (top.layouts !== undefined && typeof top.layouts !== 'string')
+    fail('layouts', 'expected a directory (relative to the matrix file)');
   const base = top.base ?? {};
   if (!isObj(base)) fail('base', 'expected a scenario mapping');
   const planned: { name: string | null; subset: unknown; params: Record<string, unknown>; where: string }[] =
@@ -155,6 +170,7 @@ export function resolveMatrix(raw: unknown, file: string): Matrix {
     file,
     description: typeof top.description === 'string' ? top.description : '',
     repeats: repeats as number,
+    layouts: typeof top.layouts === 'string' ? resolve(dirname(file), top.layouts) : null,
     entries,
   };
 }

@@ -4,6 +4,7 @@
  * page-level model and the fluid baseline, and compute the error tables.
  */
 import { performance } from 'node:perf_hooks';
+import { readGuestLayout, runsLength } from '../guest/layout.ts';
 import type { MigrationResult } from '../result.ts';
 import type { Scenario } from '../scenario.ts';
 import { simulate } from '../simulate.ts';
@@ -171,7 +172,10 @@ export function fluidHostFor(c: Calibration): FluidHost {
     firstPassBytes: (s: Scenario) => {
       const pages = Math.round(s.vm.memoryMiB * 256);
       const wss = s.workload.kind === 'idle' ? 0 : Math.min(pages, Math.round(s.workload.wssMiB * 256));
-      const zero = Math.round(zeroShare(s, c) * (pages - wss));
+      // The same zero pages as the page-level model: the measured guest's when there is a layout.
+      const zero = s.vm.layout
+        ? runsLength(readGuestLayout(s.vm.layout).zero)
+        : Math.round(zeroShare(s, c) * (pages - wss));
       return zero * 9 + (pages - zero) * 4104;
     },
     rateFactor: c.guest.rateFactor,
@@ -180,19 +184,25 @@ export function fluidHostFor(c: Calibration): FluidHost {
   };
 }
 
+/** An entry's scenario with its measured guest layout, when one was collected. */
+export function withLayout(entry: MatrixEntry): Scenario {
+  if (!entry.layout) return entry.scenario;
+  return { ...entry.scenario, vm: { ...entry.scenario.vm, layout: entry.layout } };
+}
+
 /** The page-level simulation of an entry under a calibration. */
 export function simulateEntry(
   entry: MatrixEntry,
   c: Calibration,
   granularity: 'none' | 'iteration' = 'none',
 ) {
-  const scn = applyCalibration(entry.scenario, c);
+  const scn = applyCalibration(withLayout(entry), c);
   return { scenario: scn, ...simulate(scn, { granularity, trackVersions: granularity !== 'none' }) };
 }
 
 /** The fluid baseline's prediction for an entry. */
 export function fluidEntry(entry: MatrixEntry, c: Calibration): FluidResult {
-  return fluidMigration(fluidInputFor(entry.scenario, fluidHostFor(c)));
+  return fluidMigration(fluidInputFor(withLayout(entry), fluidHostFor(c)));
 }
 
 function errorsOf(apes: Record<Metric, (number | null)[]>): MetricErrors {
@@ -263,7 +273,7 @@ export function validateScenario(
       pagesUniform: simResult.pages.uniform,
       pagesNormal: simResult.pages.normal,
       lastIterationBytes: last ? last.bytes : null,
-      uniformPageFraction: Number(applyCalibration(entry.scenario, c).vm.uniformPageFraction.toFixed(4)),
+      uniformPageFraction: Number(applyCalibration(withLayout(entry), c).vm.uniformPageFraction.toFixed(4)),
     },
     fluid: { outcome: fl.outcome, figures: flFig },
     simSetup: { outcome: simResult.outcome, figures: ssFig },

@@ -28,6 +28,11 @@ export interface PageWriteSpec {
   wssPages: number;
   zipfS: number;
   seed: number;
+  /**
+   * Guest page of each working-set index (a measured layout, models/guest/layout.ts); without it the
+   * working set is the top `wssPages` pages of RAM.
+   */
+  placement?: Int32Array | null;
 }
 
 /** The page index of each successive write. */
@@ -111,6 +116,22 @@ export function mod32(x: number, m: number, inv: number = 1 / m): number {
 
 /** The write sequence of a workload; `null` for an idle guest (it writes nothing). */
 export function pageWriteSequence(spec: PageWriteSpec): PageWriteSequence | null {
+  const seq = topOfRamSequence(spec);
+  const place = spec.placement;
+  if (!seq || !place) return seq;
+  // The same indices, each moved to where the guest's allocator put that page of the buffer.
+  const base = seq.base;
+  return {
+    base,
+    next: () => place[seq.next() - base]!,
+    fill: (out, n) => {
+      seq.fill(out, n);
+      for (let i = 0; i < n; i++) out[i] = place[out[i]! - base]!;
+    },
+  };
+}
+
+function topOfRamSequence(spec: PageWriteSpec): PageWriteSequence | null {
   const wss = Math.min(spec.wssPages, spec.pages);
   if (spec.kind === 'idle' || wss <= 0) return null;
   const base = spec.pages - wss;

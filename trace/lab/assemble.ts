@@ -170,6 +170,8 @@ export function assembleLab(
           ? round3((rec.workloadStartUs - rec.spawnUs) / 1000)
           : null,
       guestRateMiBps: rec.guestRateMiBps,
+      // Where the working set landed ("first+count,…" in buffer order), to check a measured layout against.
+      wssPlacement: rec.wssPlacement ? rec.wssPlacement.map(([p, c]) => `${p}+${c}`).join(',') : null,
       ramPagesCompared: rec.ramCompare?.pages ?? null,
       ramPagesDiffering: rec.ramCompare?.differing ?? null,
       diskIdentical: rec.diskCompare?.identical ?? null,

@@ -113,6 +113,9 @@ export function guestCmdline(s: Scenario, heartbeatS = 1): string {
   const parts = [
     'console=ttyS0',
     'quiet',
+    // A fixed kernel placement: with KASLR every boot scatters the working set differently (2333 of 4096
+    // pages moved between two probes), so no measured layout (trace/lab/layout.ts) could stand for a run.
+    'nokaslr',
     `lab_kind=${w.kind}`,
     `lab_pages=${pages}`,
     `lab_wss_pages=${w.kind === 'idle' ? 0 : wssPages}`,

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { PageRuns } from '../../models/guest/layout.ts';
 import { type RunPaths, writeRun } from '../../models/output.ts';
 import type { MigrationResult, Outcome } from '../../models/result.ts';
 import type { Scenario } from '../../models/scenario.ts';
@@ -37,6 +38,7 @@ import {
   qemuArgs,
   TRACE_EVENTS,
 } from './guest.ts';
+import { parseWssRuns } from './layout.ts';
 import { describeExit, QemuProcess, registerTempDir, removeTempDir } from './qemu-process.ts';
 import { nowUs, QmpClient, QmpClosedError, QmpError, type QmpEvent, type QmpExchange } from './qmp.ts';
 
@@ -100,6 +102,8 @@ export interface LabRecord {
   } | null;
   /** The guest's measured page-write rate (MiB/s) from its last heartbeat before the migration ended. */
   guestRateMiBps: number | null;
+  /** Where the guest's working set landed (LAB_WSS_PFN_RUNS of the serial console), when it printed it. */
+  wssPlacement?: PageRuns | null;
 }
 
 /** Progress of a running lab migration, for a status line. */
@@ -141,12 +145,12 @@ export interface LabRun {
 }
 
 /** Raised inside a run when the abort signal fires. */
-class LabAborted extends Error {
+export class LabAborted extends Error {
   override name = 'LabAborted';
 }
 
 /** A run-time failure with a message for result.json (QEMU died, boot timed out, ...). */
-class LabFailure extends Error {
+export class LabFailure extends Error {
   override name = 'LabFailure';
 }
 
@@ -211,6 +215,7 @@ export async function runLab(scn: Scenario, opts: LabOptions = {}): Promise<LabR
     await shutdown(st);
     traces = readTraces(f);
     rec.guestRateMiBps = guestRate(f.source.serial);
+    rec.wssPlacement = wssPlacement(f.source.serial);
     if (opts.outDir) copied = keepLogs(f, opts.outDir);
     removeTempDir(tmp);
   }
@@ -340,7 +345,8 @@ async function drive(st: RunState): Promise<void> {
   if (scn.disk?.migrate) await compareDisk(st);
 }
 
-async function connectQmp(p: QemuProcess, f: QemuFiles): Promise<QmpClient> {
+/** Connect to a just-started QEMU's QMP socket; a LabFailure naming its exit and stderr if it cannot. */
+export async function connectQmp(p: QemuProcess, f: QemuFiles): Promise<QmpClient> {
   try {
     return await QmpClient.connect(f.qmp, { timeoutMs: 15_000, alive: () => p.alive });
   } catch (err) {
@@ -376,7 +382,9 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForSerial(
+/** Wait for `marker` on the guest's serial log; a LabFailure if the workload fails, the guest panics,
+ * QEMU exits or the timeout passes (LabAborted on `signal`). */
+export async function waitForSerial(
   file: string,
   marker: RegExp,
   timeoutMs: number,
@@ -560,6 +568,14 @@ function readTraces(f: RunState['f']): { source: TraceLog | null; destination: T
 }
 
 /** The guest's last heartbeat rate (MiB/s of page writes), or null. */
+function wssPlacement(serial: string): PageRuns | null {
+  try {
+    return existsSync(serial) ? parseWssRuns(readFileSync(serial, 'utf8')) : null;
+  } catch {
+    return null;
+  }
+}
+
 function guestRate(serial: string): number | null {
   if (!existsSync(serial)) return null;
   const all = [...readFileSync(serial, 'utf8').matchAll(/LAB_HB writes=\d+ disk_writes=\d+ rate=([\d.]+)/g)];
@@ -582,7 +598,8 @@ function keepLogs(f: RunState['f'], outDir: string): string[] {
   return out;
 }
 
-function tail(file: string): string {
+/** The last lines of a log file, for a message. */
+export function tail(file: string): string {
   return existsSync(file) ? lastLines(readFileSync(file, 'utf8'), 3) || '(no output)' : '(no output)';
 }
 

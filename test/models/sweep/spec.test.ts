@@ -55,7 +55,7 @@ describe('bad specs: one line naming the key', () => {
   it.each([
     [
       { parameters: { 'vm.memMiB': [1] } },
-      'sweep.yaml: parameters.vm.memMiB: unknown scenario key memMiB in vm (known: memoryMiB, vcpus, uniformPageFraction)',
+      'sweep.yaml: parameters.vm.memMiB: unknown scenario key memMiB in vm (known: memoryMiB, vcpus, uniformPageFraction, layout)',
     ],
     [
       { parameters: { 'cpu.count': [1] } },
@@ -63,7 +63,7 @@ describe('bad specs: one line naming the key', () => {
     ],
     [
       { parameters: { vm: [1] } },
-      'sweep.yaml: parameters.vm: expected vm.KEY (keys: memoryMiB, vcpus, uniformPageFraction)',
+      'sweep.yaml: parameters.vm: expected vm.KEY (keys: memoryMiB, vcpus, uniformPageFraction, layout)',
     ],
     [
       { parameters: { 'model.x': ['a'] } },

@@ -28,7 +28,7 @@ describe('guest setup', () => {
   it('hands the workload to the guest on the kernel command line, in simulator page units', () => {
     const s = scn({ workload: { kind: 'zipf', wssMiB: 32, dirtyRateMiBps: 8, zipfS: 1.1 } });
     expect(guestCmdline(s)).toBe(
-      'console=ttyS0 quiet lab_kind=zipf lab_pages=32768 lab_wss_pages=8192 lab_rate=8 lab_zipfs=1.1 lab_seed=42 lab_hb=1',
+      'console=ttyS0 quiet nokaslr lab_kind=zipf lab_pages=32768 lab_wss_pages=8192 lab_rate=8 lab_zipfs=1.1 lab_seed=42 lab_hb=1',
     );
     const d = scn({
       disk: { sizeMiB: 64, allocatedMiB: 16, migrate: true },

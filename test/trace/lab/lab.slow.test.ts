@@ -184,6 +184,12 @@ run('real migration lab (QEMU 7.2, TCG)', () => {
     // The guest's last heartbeat (1 s window; a stall on a busy host is caught up in the next window).
     expect(r.extra.guestRateMiBps).toBeGreaterThan(6);
     expect(r.extra.guestRateMiBps).toBeLessThan(10);
+    // Where its working set landed, every page of it, as runs of guest pages.
+    const wssPages = scn.workload.wssMiB * 256;
+    const placed = String(r.extra.wssPlacement)
+      .split(',')
+      .reduce((n, run) => n + Number(run.split('+')[1]), 0);
+    expect(placed).toBe(wssPages);
     // At 32 MiB/s the first pass takes 3 s, in which the zipf writer dirties pages the next pass resends.
     expect(r.iterations.length).toBeGreaterThanOrEqual(3);
     expect(r.iterations[1]!.dirtyPagesAtSync).toBeGreaterThan(100);

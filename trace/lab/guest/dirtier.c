@@ -131,6 +131,42 @@ static void sleep_until(int64_t t) {
   }
 }
 
+/* Where the working set landed in guest-physical memory, read from /proc/self/pagemap (init runs as
+   root): "LAB_WSS_PFN_RUNS pages=N runs=R pfn+count,..." in buffer order. The lab's layout probe
+   (trace/lab/layout.ts) hands this to the simulator, whose RAM scan order depends on it. */
+static void print_placement(const void *buf, uint64_t wss) {
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  if (fd < 0) {
+    printf("LAB_WSS_PFN_RUNS unavailable: %s\n", strerror(errno));
+    return;
+  }
+  uint64_t *pfn = malloc(wss * sizeof *pfn);
+  if (!pfn) {
+    close(fd);
+    return;
+  }
+  uint64_t runs = 0;
+  for (uint64_t i = 0; i < wss; i++) {
+    uint64_t e = 0;
+    off_t off = (off_t)(((uintptr_t)buf / PAGE_SIZE + i) * 8);
+    if (pread(fd, &e, 8, off) != 8 || !(e >> 63)) e = 0;
+    pfn[i] = e >> 63 ? e & ((1ULL << 55) - 1) : UINT64_MAX;
+    if (i == 0 || pfn[i] != pfn[i - 1] + 1 || pfn[i] == UINT64_MAX) runs++;
+  }
+  close(fd);
+  printf("LAB_WSS_PFN_RUNS pages=%llu runs=%llu ", (unsigned long long)wss, (unsigned long long)runs);
+  for (uint64_t i = 0; i < wss;) {
+    uint64_t j = i + 1;
+    while (j < wss && pfn[i] != UINT64_MAX && pfn[j] == pfn[j - 1] + 1) j++;
+    if (pfn[i] == UINT64_MAX) printf(i ? ",-" : "-");
+    else printf(i ? ",%llu+%llu" : "%llu+%llu", (unsigned long long)pfn[i], (unsigned long long)(j - i));
+    i = j;
+  }
+  printf("\n");
+  fflush(stdout);
+  free(pfn);
+}
+
 static enum kind parse_kind(const char *s) {
   if (!strcmp(s, "idle")) return K_IDLE;
   if (!strcmp(s, "uniform")) return K_UNIFORM;
@@ -198,6 +234,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     for (uint64_t i = 0; i < wss; i++) buf[i * (PAGE_SIZE / 8)] = i + 1;
+    print_placement((const void *)buf, wss);
   }
   int fd = -1;
   void *block = NULL;
