@@ -240,10 +240,13 @@ async function calibrate(a: ValidateArgs, matrix: Matrix, signal: AbortSignal): 
   const runs = await collect(a, matrix, (e) => e.subset === 'calibration', signal);
   if (signal.aborted) return 130;
   const out = a.output ?? DEFAULT_CALIBRATION;
+  // A refit also starts from the values it replaces (the fit has local minima).
+  const previous = existsSync(out) ? loadCalibration(out) : null;
   const c = fitCalibration(runs, {
     name: 'qemu-7.2-lab-tcg',
     matrix: matrix.file,
     command: `migscope validate calibrate ${a.matrix}`,
+    starts: previous && previous.model === 'qemu-7.2' ? [previous] : [],
     onProgress: (m) => process.stderr.write(`${m}\n`),
   });
   const written: string[] = [];

@@ -35,6 +35,12 @@ export function layoutFileName(s: Scenario): string {
   return `mem${s.vm.memoryMiB}-cpu${s.vm.vcpus}-wss${wss}${disk}-${layoutKey(s).slice(0, 8)}.json`;
 }
 
+/** An entry's scenario with its measured guest layout, when one was collected. */
+export function withLayout(entry: MatrixEntry): Scenario {
+  if (!entry.layout) return entry.scenario;
+  return { ...entry.scenario, vm: { ...entry.scenario.vm, layout: entry.layout } };
+}
+
 /** Progress of collecting layouts. */
 export interface LayoutProgress {
   entry: MatrixEntry;

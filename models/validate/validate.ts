@@ -21,6 +21,7 @@ import {
   spreadApes,
   summarize,
 } from './errors.ts';
+import { withLayout } from './layouts.ts';
 import type { Matrix, MatrixEntry, Subset } from './matrix.ts';
 import { type LabRunner, machineNow, type RealRun, readRealRuns, writeRealRun } from './real-cache.ts';
 
@@ -182,12 +183,6 @@ export function fluidHostFor(c: Calibration): FluidHost {
     setupMs: c.fixed.setupMs,
     switchoverMs: c.host.deviceSaveMs,
   };
-}
-
-/** An entry's scenario with its measured guest layout, when one was collected. */
-export function withLayout(entry: MatrixEntry): Scenario {
-  if (!entry.layout) return entry.scenario;
-  return { ...entry.scenario, vm: { ...entry.scenario.vm, layout: entry.layout } };
 }
 
 /** The page-level simulation of an entry under a calibration. */
