@@ -11,6 +11,7 @@ import * as qemu72 from './qemu-7.2/index.ts';
 import * as replication from './replication/index.ts';
 import type { MigrationResult } from './result.ts';
 import type { ModelName, Scenario } from './scenario.ts';
+import { replayScenario } from './workloads/replay.ts';
 
 /** Options of `simulate`. */
 export interface SimulateOptions {
@@ -39,7 +40,9 @@ export function availableModels(): ModelName[] {
 }
 
 /** Simulate one migration. The same scenario always gives the same result and spans. */
-export function simulate(scn: Scenario, opts: SimulateOptions = {}): SimulatedRun {
+export function simulate(given: Scenario, opts: SimulateOptions = {}): SimulatedRun {
+  // kind: replay runs the recorded guest (models/workloads/replay.ts); result.scenario shows what ran.
+  const scn = replayScenario(given);
   // A scenario with a replication section runs the checkpointing mode (models/replication).
   const model = scn.replication ? replication : MODELS[scn.model];
   if (!model)

@@ -23,7 +23,7 @@ export function guestMemoryFromScenario(s: Scenario, trackVersions: boolean): Gu
     const layout = readGuestLayout(s.vm.layout);
     checkLayout(layout, pages, wssPages, `${s.name}: vm.layout ${s.vm.layout}`);
     placement = placementPages(layout);
-    zero = zeroBitmap(layout, pages).words;
+    zero = zeroBitmap(layout, pages)?.words ?? null;
   }
   const writes = pageWriteSequence({
     kind: w.kind,

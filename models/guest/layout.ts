@@ -10,10 +10,9 @@
  * zero decides what the first pass sends as ZERO pages. Without a layout the simulator puts the working
  * set at the top of RAM and draws zero pages at random (models/workloads/content.ts).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Bitmap } from '../../sim/bitmap.ts';
 import { UsageError } from '../../sim/errors.ts';
+import { readJsonFile } from '../json-file.ts';
 
 export const LAYOUT_FORMAT = 'migscope-guest-layout/1';
 
@@ -29,8 +28,11 @@ export interface GuestLayout {
   wssPages: number;
   /** The guest page of each working-set page, in buffer order (the order the workload indexes them). */
   placement: PageRuns;
-  /** Pages that held only zero bytes when the workload started (the working set is never among them). */
-  zero: PageRuns;
+  /**
+   * Pages that held only zero bytes when the workload started (the working set is never among them); null
+   * when not measured (a recorded lab run knows only its placement): zero pages are then drawn at random.
+   */
+  zero: PageRuns | null;
   /** How and where it was measured. */
   provenance: Record<string, unknown>;
 }
@@ -61,8 +63,9 @@ export function placementPages(l: GuestLayout): Int32Array {
   return runPages(l.placement);
 }
 
-/** The zero pages as a bitmap over `pages` guest pages (pages beyond are dropped). */
-export function zeroBitmap(l: GuestLayout, pages: number): Bitmap {
+/** The zero pages as a bitmap over `pages` guest pages (pages beyond are dropped); null if not measured. */
+export function zeroBitmap(l: GuestLayout, pages: number): Bitmap | null {
+  if (!l.zero) return null;
   const b = new Bitmap(pages);
   for (const [p, c] of l.zero) {
     const end = Math.min(pages, p + c);
@@ -99,7 +102,7 @@ export function checkLayout(l: GuestLayout, pages: number, wssPages: number, whe
         r[1] >= 1,
     );
   if (!ok(l.placement)) fail('placement: expected a list of [first page, count] runs');
-  if (!ok(l.zero)) fail('zero: expected a list of [first page, count] runs');
+  if (l.zero !== null && !ok(l.zero)) fail('zero: expected a list of [first page, count] runs or null');
   const placed = runsLength(l.placement);
   if (placed !== wssPages)
     fail(
@@ -115,32 +118,42 @@ export function checkLayout(l: GuestLayout, pages: number, wssPages: number, whe
   }
 }
 
-const cache = new Map<string, { mtimeMs: number; layout: GuestLayout }>();
-
-/** Read a layout file (kept in memory while unchanged: a sweep reads the same file for every run). */
+/** Read a layout file, or the placement a recorded lab run's result.json holds (kept while unchanged). */
 export function readGuestLayout(file: string): GuestLayout {
-  const path = resolve(file);
-  let mtimeMs: number;
-  try {
-    mtimeMs = statSync(path).mtimeMs;
-  } catch {
-    throw new UsageError(`vm.layout: no such file ${file}`);
-  }
-  const hit = cache.get(path);
-  if (hit && hit.mtimeMs === mtimeMs) return hit.layout;
-  let layout: GuestLayout;
-  try {
-    layout = JSON.parse(readFileSync(path, 'utf8')) as GuestLayout;
-  } catch (err) {
-    throw new UsageError(`${file}: not a guest layout (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (cache.size >= 16) cache.delete(cache.keys().next().value!);
-  cache.set(path, { mtimeMs, layout });
-  return layout;
+  return readJsonFile(file, 'vm.layout', (raw) =>
+    (raw as { format?: unknown })?.format === LAYOUT_FORMAT
+      ? (raw as GuestLayout)
+      : layoutOfRecordedRun(raw, file),
+  );
+}
+
+/**
+ * The layout a recorded lab run (its result.json) knows: where its working set sat (extra.wssPlacement,
+ * "first+count,…"), not which pages were zero.
+ */
+export function layoutOfRecordedRun(raw: unknown, file: string): GuestLayout {
+  const r = raw as { scenario?: { vm?: { memoryMiB?: number } }; extra?: { wssPlacement?: unknown } };
+  const placement = r?.extra?.wssPlacement;
+  const memoryMiB = r?.scenario?.vm?.memoryMiB;
+  if (typeof placement !== 'string' || typeof memoryMiB !== 'number')
+    throw new UsageError(
+      `${file}: neither a guest layout (migscope lab layout) nor a lab run that recorded where its working set sat (extra.wssPlacement)`,
+    );
+  const runs: PageRuns = placement
+    ? placement.split(',').map((x) => x.split('+').map(Number) as [number, number])
+    : [];
+  return {
+    format: LAYOUT_FORMAT,
+    memoryMiB,
+    wssPages: runsLength(runs),
+    placement: runs,
+    zero: null,
+    provenance: { recordedRun: file },
+  };
 }
 
 /** A layout file's text: one run list per line, so diffs stay readable. */
 export function layoutJson(l: GuestLayout): string {
-  const runs = (r: PageRuns) => JSON.stringify(r);
+  const runs = (r: PageRuns | null) => JSON.stringify(r);
   return `{\n "format": ${JSON.stringify(l.format)},\n "memoryMiB": ${l.memoryMiB},\n "wssPages": ${l.wssPages},\n "provenance": ${JSON.stringify(l.provenance)},\n "placement": ${runs(l.placement)},\n "zero": ${runs(l.zero)}\n}\n`;
 }

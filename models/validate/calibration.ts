@@ -11,6 +11,7 @@ import type { MigrationResult } from '../result.ts';
 import type { Scenario } from '../scenario.ts';
 import { simulate } from '../simulate.ts';
 import { PAGES_PER_MIB } from '../workloads/page-writes.ts';
+import { replayScenario } from '../workloads/replay.ts';
 import { ape, type Figures, median, medianFigures, resultFigures } from './errors.ts';
 import { withLayout } from './layouts.ts';
 import type { MatrixEntry } from './matrix.ts';
@@ -111,13 +112,14 @@ export function zeroShare(s: Scenario, c: Calibration): number {
 /** The scenario the simulator runs for a matrix scenario: the lab's bare QMP client (no libvirt), the
  * calibrated host costs and link, the lab guest's zero pages and real dirtying rate. */
 export function applyCalibration(scn: Scenario, c: Calibration): Scenario {
-  const s = structuredClone(scn);
+  // A replay is calibrated as the guest it replays (its working set decides the zero pages).
+  const s = structuredClone(replayScenario(scn));
   s.libvirt.enabled = false;
   s.host = { ...s.host, ...c.host };
   s.network = { ...s.network, ...c.network };
   s.vm.uniformPageFraction = zeroShare(s, c);
   if (s.workload.kind !== 'idle') {
-    s.workload.dirtyRateMiBps = scn.workload.dirtyRateMiBps * c.guest.rateFactor;
+    s.workload.dirtyRateMiBps *= c.guest.rateFactor;
     s.workload.cpuShare = c.guest.cpuShare;
   }
   return s;

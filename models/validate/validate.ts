@@ -174,9 +174,8 @@ export function fluidHostFor(c: Calibration): FluidHost {
       const pages = Math.round(s.vm.memoryMiB * 256);
       const wss = s.workload.kind === 'idle' ? 0 : Math.min(pages, Math.round(s.workload.wssMiB * 256));
       // The same zero pages as the page-level model: the measured guest's when there is a layout.
-      const zero = s.vm.layout
-        ? runsLength(readGuestLayout(s.vm.layout).zero)
-        : Math.round(zeroShare(s, c) * (pages - wss));
+      const measured = s.vm.layout ? readGuestLayout(s.vm.layout).zero : null;
+      const zero = measured ? runsLength(measured) : Math.round(zeroShare(s, c) * (pages - wss));
       return zero * 9 + (pages - zero) * 4104;
     },
     rateFactor: c.guest.rateFactor,

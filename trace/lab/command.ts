@@ -137,7 +137,7 @@ async function runLayout(argv: string[]): Promise<number> {
   mkdirSync(dirname(output), { recursive: true });
   writeFileSync(output, layoutJson(layout));
   const pages = Math.round(scn.vm.memoryMiB * 256);
-  const zero = runsLength(layout.zero);
+  const zero = runsLength(layout.zero ?? []);
   let span = 'no working set';
   if (layout.placement.length > 0) {
     let lo = Number.POSITIVE_INFINITY;

@@ -56,12 +56,12 @@ run('guest layout probe (QEMU 7.2, TCG)', () => {
     expect(placed.size).toBe(4096);
     expect(Math.max(...placed)).toBeLessThan(pages);
     // The guest touched every page of its buffer: none of them is zero.
-    for (const [p, c] of l.zero)
+    for (const [p, c] of l.zero!)
       for (let k = p; k < p + c; k++) expect(placed.has(k), `page ${k}`).toBe(false);
-    const zero = runsLength(l.zero);
+    const zero = runsLength(l.zero!);
     expect(zero).toBeGreaterThan(0.1 * pages);
     expect(zero).toBeLessThan(0.7 * pages);
-    expect(l.zero.every(([p, c]) => p + c <= pages)).toBe(true);
+    expect(l.zero!.every(([p, c]) => p + c <= pages)).toBe(true);
     expect(() => checkLayout(l, pages, 4096, 'probe')).not.toThrow();
     expect(l.provenance).toMatchObject({
       qemu: expect.stringMatching(/^7\.2\./),
@@ -100,6 +100,6 @@ run('guest layout probe (QEMU 7.2, TCG)', () => {
     }
     expect(same / a.length).toBeGreaterThan(0.98);
     expect(inOrder / a.length).toBeGreaterThan(0.95);
-    expect(Math.abs(runsLength(l.zero) - runsLength(first.zero))).toBeLessThan(0.02 * 32768);
+    expect(Math.abs(runsLength(l.zero!) - runsLength(first.zero!))).toBeLessThan(0.02 * 32768);
   }, 120_000);
 });
