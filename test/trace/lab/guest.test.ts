@@ -80,7 +80,7 @@ describe('guest setup', () => {
     expect(bad(resolveScenario({ name: 'o' }))).toMatch(/^o: model: the lab runs QEMU 7.2/);
     expect(bad(scn({ vm: { memoryMiB: 32 } }))).toMatch(/vm.memoryMiB: .* at least 64 MiB/);
     expect(bad(scn({ workload: { kind: 'uniform', wssMiB: 100 } }))).toMatch(
-      /workload.wssMiB: .* <= 88 MiB \(got 100\)/,
+      /workload.wssMiB: .* <= 64 MiB \(got 100\)/,
     );
     expect(bad(scn({ workload: { kind: 'replay', replay: 'x.jsonl' } }))).toMatch(/workload.kind/);
   });
