@@ -233,15 +233,21 @@ function buildSpans(rec: LabRecord, traces: LabTraces, result: MigrationResult, 
   const scn = rec.scenario;
   const tracing = createCollectingTracer(scn.seed, SERVICE.real, { [ATTR.model]: LAB_MODEL });
   const tracer = tracing.tracer;
-  const span = (name: string, parent: Span | null, from: number, to: number, attrs?: Attributes): Span => {
-    const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
-    const s = tracer.startSpan(name, { startTime: hrFromUs(from), attributes: attrs, root: !parent }, ctx);
-    s.end(hrFromUs(Math.max(from, to)));
-    return s;
-  };
+  // QEMU stamps its events and trace lines with the realtime clock, the host its QMP traffic with
+  // performance.now() from the process start: the two drift apart by microseconds on a busy host, so a
+  // child never starts before its parent.
+  const starts = new Map<Span, number>();
   const open = (name: string, parent: Span | null, from: number, attrs?: Attributes): Span => {
     const ctx = parent ? trace.setSpan(context.active(), parent) : context.active();
-    return tracer.startSpan(name, { startTime: hrFromUs(from), attributes: attrs, root: !parent }, ctx);
+    const at = parent ? Math.max(from, starts.get(parent) ?? from) : from;
+    const s = tracer.startSpan(name, { startTime: hrFromUs(at), attributes: attrs, root: !parent }, ctx);
+    starts.set(s, at);
+    return s;
+  };
+  const span = (name: string, parent: Span | null, from: number, to: number, attrs?: Attributes): Span => {
+    const s = open(name, parent, from, attrs);
+    s.end(hrFromUs(Math.max(starts.get(s)!, to)));
+    return s;
   };
 
   // Parents end after their children are created (end order does not matter to the exporter).

@@ -59,8 +59,14 @@ function checkTree(spans: OtlpSpan[], opts: { completed: boolean }): Map<string,
     const parent = ids.get(s.parentSpanId!);
     expect(parent, `${s.name} has a parent`).toBeDefined();
     // Children sit inside their parent (host clock, µs resolution).
-    expect(ns(s.startTimeUnixNano) >= ns(parent!.startTimeUnixNano)).toBe(true);
-    expect(ns(s.endTimeUnixNano) <= ns(parent!.endTimeUnixNano) + 1000n).toBe(true);
+    expect(
+      ns(s.startTimeUnixNano) >= ns(parent!.startTimeUnixNano),
+      `${s.name} starts in ${parent!.name}`,
+    ).toBe(true);
+    expect(
+      ns(s.endTimeUnixNano) <= ns(parent!.endTimeUnixNano) + 1000n,
+      `${s.name} ends in ${parent!.name}`,
+    ).toBe(true);
   }
   const migration = byName.get(SPAN.migration) ?? [];
   expect(migration).toHaveLength(1);
