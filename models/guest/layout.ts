@@ -48,6 +48,22 @@ export function pageRuns(pages: Iterable<number>): PageRuns {
   return runs;
 }
 
+/** Runs as text, "first+count,…": the guest program's serial line and a lab run's extra.wssPlacement. */
+export function formatPageRuns(runs: PageRuns): string {
+  return runs.map(([p, c]) => `${p}+${c}`).join(',');
+}
+
+/** The runs of a "first+count,…" text (empty text: none); throws naming an entry that is not a run. */
+export function parsePageRuns(text: string): PageRuns {
+  const t = text.trim();
+  if (t === '') return [];
+  return t.split(',').map((e) => {
+    const r = /^(\d+)\+(\d+)$/.exec(e);
+    if (!r || Number(r[2]) < 1) throw new Error(`bad run "${e.slice(0, 40)}"`);
+    return [Number(r[1]), Number(r[2])];
+  });
+}
+
 /** The pages of `runs`, in order. */
 export function runPages(runs: PageRuns): Int32Array {
   let n = 0;
@@ -139,9 +155,12 @@ export function layoutOfRecordedRun(raw: unknown, file: string): GuestLayout {
     throw new UsageError(
       `${file}: neither a guest layout (migscope lab layout) nor a lab run that recorded where its working set sat (extra.wssPlacement)`,
     );
-  const runs: PageRuns = placement
-    ? placement.split(',').map((x) => x.split('+').map(Number) as [number, number])
-    : [];
+  let runs: PageRuns;
+  try {
+    runs = parsePageRuns(placement);
+  } catch (err) {
+    throw new UsageError(`${file}: extra.wssPlacement: ${(err as Error).message}`);
+  }
   return {
     format: LAYOUT_FORMAT,
     memoryMiB,

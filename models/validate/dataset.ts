@@ -4,7 +4,7 @@
  * as compact tuples (test/fixtures/validate/dataset/README.md describes every field).
  */
 import { basename } from 'node:path';
-import { readGuestLayout, runPages } from '../guest/layout.ts';
+import { parsePageRuns, readGuestLayout, runPages } from '../guest/layout.ts';
 import type { IterationRecord, MigrationResult } from '../result.ts';
 import type { Calibration, ScenarioRuns } from './calibration.ts';
 import { resultFigures } from './errors.ts';
@@ -61,7 +61,7 @@ function runRecord(r: MigrationResult) {
 /** How many of a real run's working-set pages the measured layout also has there (null: not recorded). */
 function pagesOnLayout(placement: unknown, layout: string | null | undefined): number | null {
   if (typeof placement !== 'string' || !placement || !layout) return null;
-  const runs = placement.split(',').map((r) => r.split('+').map(Number) as [number, number]);
+  const runs = parsePageRuns(placement);
   const placed = new Set(runPages(readGuestLayout(layout).placement));
   return runPages(runs).filter((p) => placed.has(p)).length;
 }

@@ -5,6 +5,7 @@
  */
 import { type Attributes, context, type HrTime, type Span, type Tracer, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { formatPageRuns } from '../../models/guest/layout.ts';
 import type { IterationRecord, MigrationResult } from '../../models/result.ts';
 import { PAGE_SIZE } from '../../models/workloads/page-writes.ts';
 import { type TraceLog, traceNumbers, traceSpans, traceSyncs } from '../import/qemu-trace-events.ts';
@@ -171,7 +172,7 @@ export function assembleLab(
           : null,
       guestRateMiBps: rec.guestRateMiBps,
       // Where the working set landed ("first+count,…" in buffer order), to check a measured layout against.
-      wssPlacement: rec.wssPlacement ? rec.wssPlacement.map(([p, c]) => `${p}+${c}`).join(',') : null,
+      wssPlacement: rec.wssPlacement ? formatPageRuns(rec.wssPlacement) : null,
       ramPagesCompared: rec.ramCompare?.pages ?? null,
       ramPagesDiffering: rec.ramCompare?.differing ?? null,
       diskIdentical: rec.diskCompare?.identical ?? null,

@@ -8,7 +8,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkLayout, type GuestLayout, LAYOUT_FORMAT, type PageRuns } from '../../models/guest/layout.ts';
+import {
+  checkLayout,
+  type GuestLayout,
+  LAYOUT_FORMAT,
+  type PageRuns,
+  parsePageRuns,
+  runsLength,
+} from '../../models/guest/layout.ts';
 import type { Scenario } from '../../models/scenario.ts';
 import { PAGES_PER_MIB } from '../../models/workloads/page-writes.ts';
 import { createDisk } from './compare.ts';
@@ -42,16 +49,15 @@ export function parseWssRuns(serialText: string): PageRuns | null {
   }
   const pages = Number(m[1]);
   const nRuns = Number(m[2]);
-  const entries = m[3]!.trim() === '' ? [] : m[3]!.trim().split(',');
-  const runs: PageRuns = [];
-  let total = 0;
-  for (const e of entries) {
-    if (e === '-') throw new Error('LAB_WSS_PFN_RUNS: a working-set page is not mapped (-)');
-    const r = /^(\d+)\+(\d+)$/.exec(e);
-    if (!r || Number(r[2]) < 1) throw new Error(`LAB_WSS_PFN_RUNS: bad run "${e.slice(0, 40)}"`);
-    runs.push([Number(r[1]), Number(r[2])]);
-    total += Number(r[2]);
+  if (m[3]!.split(',').includes('-'))
+    throw new Error('LAB_WSS_PFN_RUNS: a working-set page is not mapped (-)');
+  let runs: PageRuns;
+  try {
+    runs = parsePageRuns(m[3]!);
+  } catch (err) {
+    throw new Error(`LAB_WSS_PFN_RUNS: ${(err as Error).message}`);
   }
+  const total = runsLength(runs);
   if (total !== pages)
     throw new Error(`LAB_WSS_PFN_RUNS: the runs hold ${total} pages, the line says pages=${pages}`);
   if (runs.length !== nRuns)
