@@ -5,21 +5,13 @@ import { main } from '../../cli.ts';
 import { HELP, run } from '../../reports/command.ts';
 import { COMPARE_FILES, REPORT_FILES } from '../../reports/report.ts';
 import { UsageError } from '../../sim/errors.ts';
+import { captureOutput } from '../helpers/cli.ts';
 import { sampleRunDir, tempDir } from './helpers.ts';
 
 let out: string[];
 let err: string[];
 beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out.push(String(s));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
+  ({ out, err } = captureOutput());
 });
 afterEach(() => vi.restoreAllMocks());
 

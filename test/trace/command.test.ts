@@ -13,6 +13,7 @@ import { importTrace, run, runProxySession } from '../../trace/command.ts';
 import { REPO_ROOT } from '../../trace/lab/guest.ts';
 import { QmpClient } from '../../trace/lab/qmp.ts';
 import { SPAN } from '../../trace/names.ts';
+import { captureOutput } from '../helpers/cli.ts';
 
 const LV = join(REPO_ROOT, 'test/fixtures/libvirt');
 const LAB = join(REPO_ROOT, 'test/fixtures/lab/recorded-dirty');
@@ -23,16 +24,7 @@ let err: string[];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'migscope-trace-cmd-'));
-  out = [];
-  err = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out.push(String(s));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
+  ({ out, err } = captureOutput());
   vi.stubEnv('OTEL_EXPORTER_OTLP_ENDPOINT', '');
   vi.stubEnv('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '');
 });
@@ -201,7 +193,7 @@ describe('trace import', () => {
       expect((e as Error).message).not.toContain('\n');
     }
     // Through the CLI entry: exit 2, one line on stderr.
-    err = [];
+    err.length = 0;
     expect(await main(['trace', 'import', '--libvirt-log', join(dir, 'nope.log'), '--out', dir])).toBe(2);
     expect(err.join('')).toMatch(/^migscope: trace import: --libvirt-log .*nope\.log: no such file\n$/);
   });
@@ -211,7 +203,7 @@ describe('trace export', () => {
   beforeEach(async () => {
     await run(['import', '--libvirt-log', join(LV, 'managed-src.log'), '--out', dir]);
     rmSync(join(dir, 'trace.perfetto.json'));
-    out = [];
+    out.length = 0;
   });
 
   it('writes trace.perfetto.json from a run directory', async () => {

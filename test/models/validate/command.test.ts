@@ -1,8 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCalibration } from '../../../models/validate/calibration.ts';
 import {
   DEFAULT_CALIBRATION,
@@ -11,6 +10,7 @@ import {
 } from '../../../models/validate/command.ts';
 import { loadMatrix } from '../../../models/validate/matrix.ts';
 import { collectRealRuns, simulateEntry } from '../../../models/validate/validate.ts';
+import { mainCaptured } from '../../helpers/cli.ts';
 import { fakeReal } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'migscope-validate-cmd-'));
@@ -46,24 +46,7 @@ scenarios:
   });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = mainCaptured;
 
 describe('parseValidateArgs', () => {
   it('has defaults for the cache and the calibration', () => {

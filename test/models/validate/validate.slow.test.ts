@@ -6,34 +6,17 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../cli.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { labAvailable } from '../../../trace/lab/guest.ts';
 import { livePids } from '../../../trace/lab/qemu-process.ts';
+import { mainCaptured } from '../../helpers/cli.ts';
 
 const CI = process.env.CI === 'true';
 const run = CI || labAvailable() ? describe : describe.skip;
 const dir = mkdtempSync(join(tmpdir(), 'migscope-validate-slow-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = mainCaptured;
 
 run('migscope validate run (real QEMU 7.2 lab)', () => {
   const matrix = join(dir, 'tiny.yaml');
