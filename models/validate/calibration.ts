@@ -145,80 +145,43 @@ interface FitParam {
 const logGrid = (lo: number, hi: number, n: number): number[] =>
   Array.from({ length: n }, (_, i) => Number((lo * (hi / lo) ** (i / (n - 1))).toPrecision(3)));
 
+/** A fitted parameter named by its place in a Calibration ("section.key"). */
+function fitParam(
+  name: `${'host' | 'network' | 'guest'}.${string}`,
+  grid: number[],
+  log: boolean,
+  bounds: [number, number],
+): FitParam {
+  const [section, key] = name.split('.') as ['host' | 'network' | 'guest', string];
+  const values = (c: Calibration) => c[section] as unknown as Record<string, number>;
+  return {
+    name,
+    get: (c) => values(c)[key]!,
+    set: (c, v) => {
+      values(c)[key] = v;
+    },
+    grid,
+    log,
+    bounds,
+  };
+}
+
 const FIT_PARAMS: FitParam[] = [
-  {
-    name: 'network.bandwidthMbps',
-    get: (c) => c.network.bandwidthMbps,
-    set: (c, v) => {
-      c.network.bandwidthMbps = v;
-    },
-    grid: logGrid(400, 40_000, 21),
-    log: true,
-    bounds: [100, 100_000],
-  },
-  {
-    name: 'host.pageCopyNs',
-    get: (c) => c.host.pageCopyNs,
-    set: (c, v) => {
-      c.host.pageCopyNs = v;
-    },
-    grid: logGrid(50, 20_000, 21),
-    log: true,
-    bounds: [10, 100_000],
-  },
-  {
-    name: 'host.bitmapSyncNsPerGiB',
-    get: (c) => c.host.bitmapSyncNsPerGiB,
-    set: (c, v) => {
-      c.host.bitmapSyncNsPerGiB = v;
-    },
-    grid: logGrid(1e5, 3e9, 21),
-    log: true,
-    bounds: [1e4, 1e10],
-  },
-  {
-    name: 'host.bitmapSyncNsPerDirtyPage',
-    get: (c) => c.host.bitmapSyncNsPerDirtyPage,
-    set: (c, v) => {
-      c.host.bitmapSyncNsPerDirtyPage = v;
-    },
-    grid: logGrid(50, 30_000, 21),
-    log: true,
-    bounds: [1, 100_000],
-  },
-  {
-    name: 'network.sendBufferKiB',
-    get: (c) => c.network.sendBufferKiB,
-    set: (c, v) => {
-      c.network.sendBufferKiB = v;
-    },
-    // Loopback TCP: the send buffer plus the receiver's (Linux tcp_wmem/tcp_rmem maxima: 4 and 6 MiB).
-    grid: logGrid(1024, 16_384, 9),
-    log: true,
-    bounds: [1024, 16_384],
-  },
-  {
-    name: 'host.deviceSaveMs',
-    get: (c) => c.host.deviceSaveMs,
-    set: (c, v) => {
-      c.host.deviceSaveMs = v;
-    },
-    grid: [0, 0.5, 1, 2, 3, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40],
-    log: false,
-    bounds: [0, 100],
-  },
+  fitParam('network.bandwidthMbps', logGrid(400, 40_000, 21), true, [100, 100_000]),
+  fitParam('host.pageCopyNs', logGrid(50, 20_000, 21), true, [10, 100_000]),
+  fitParam('host.bitmapSyncNsPerGiB', logGrid(1e5, 3e9, 21), true, [1e4, 1e10]),
+  fitParam('host.bitmapSyncNsPerDirtyPage', logGrid(50, 30_000, 21), true, [1, 100_000]),
+  // Loopback TCP: the send buffer plus the receiver's (Linux tcp_wmem/tcp_rmem maxima: 4 and 6 MiB).
+  fitParam('network.sendBufferKiB', logGrid(1024, 16_384, 9), true, [1024, 16_384]),
+  fitParam('host.deviceSaveMs', [0, 0.5, 1, 2, 3, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40], false, [0, 100]),
 ];
 
-const CPU_SHARE: FitParam = {
-  name: 'guest.cpuShare',
-  get: (c) => c.guest.cpuShare,
-  set: (c, v) => {
-    c.guest.cpuShare = v;
-  },
-  grid: [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1],
-  log: true,
-  bounds: [0.01, 1],
-};
+const CPU_SHARE = fitParam(
+  'guest.cpuShare',
+  [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1],
+  true,
+  [0.01, 1],
+);
 
 /**
  * The fit's loss: mean over scenarios of capped APEs of total time and bytes plus half those of downtime
