@@ -331,13 +331,9 @@ export function parseJobInfo(text: string): JobInfo {
   return out;
 }
 
-/** The source's last completed query-migrate reply and the STOP/RESUME event times, from the daemon logs. */
-export function qemuFigures(
-  sourceLog: string,
-  destinationLog: string,
-  fromUs: number,
-): { qemu: LibvirtLabResult['qemu']; stopUs: number | null; resumeUs: number | null } {
-  const qemu: LibvirtLabResult['qemu'] = {
+/** QEMU's figures before any query-migrate reply was seen. */
+function noQemuFigures(): LibvirtLabResult['qemu'] {
+  return {
     raced: false,
     totalTimeMs: null,
     setupTimeMs: null,
@@ -346,6 +342,15 @@ export function qemuFigures(
     dirtySyncCount: null,
     mbps: null,
   };
+}
+
+/** The source's last completed query-migrate reply and the STOP/RESUME event times, from the daemon logs. */
+export function qemuFigures(
+  sourceLog: string,
+  destinationLog: string,
+  fromUs: number,
+): { qemu: LibvirtLabResult['qemu']; stopUs: number | null; resumeUs: number | null } {
+  const qemu = noQemuFigures();
   let stopUs: number | null = null;
   let resumeUs: number | null = null;
   const json = (msg: string, prefix: string): Record<string, unknown> | null => {
@@ -486,15 +491,7 @@ export async function runLibvirtLab(opts: LibvirtLabOptions): Promise<LibvirtLab
     guest: { memoryMiB, qemuMemory: null, wssMiB, dirtyRateMiBps, bootMs: null },
     migrate: { argv: [], bandwidthMiBps, exitCode: null, wallMs: 0, stderr: '' },
     job: { source: null, destination: null },
-    qemu: {
-      raced: false,
-      totalTimeMs: null,
-      setupTimeMs: null,
-      downtimeMs: null,
-      transferredBytes: null,
-      dirtySyncCount: null,
-      mbps: null,
-    },
+    qemu: noQemuFigures(),
     downtime: { libvirtMs: null, qemuMs: null, stopToResumeMs: null, qemuTraceMs: null },
     destination: { state: '', heartbeats: 0, panic: false },
     source: { state: '' },
