@@ -3,11 +3,30 @@ import type { Scenario } from '../scenario.ts';
 import { ContentModel } from '../workloads/content.ts';
 import { PAGES_PER_MIB, pageWriteSequence } from '../workloads/page-writes.ts';
 import { CHUNK_SIZE, GuestDisk } from './disk.ts';
-import { checkLayout, placementPages, readGuestLayout, zeroBitmap } from './layout.ts';
+import { checkLayout, type GuestLayout, placementPages, readGuestLayout, zeroBitmap } from './layout.ts';
 import { GuestMemory } from './memory.ts';
 
 /** The version the destination holds for what it never received. */
 export const NEVER_RECEIVED = 0xffffffff;
+
+/** A layout checked and unpacked for a guest size, kept with the (cached) layout: a sweep reuses it. */
+const unpacked = new WeakMap<GuestLayout, Map<string, { placement: Int32Array; zero: Uint32Array | null }>>();
+function layoutFor(layout: GuestLayout, pages: number, wssPages: number, where: string) {
+  let bySize = unpacked.get(layout);
+  if (!bySize) {
+    bySize = new Map();
+    unpacked.set(layout, bySize);
+  }
+  const key = `${pages}/${wssPages}`;
+  let u = bySize.get(key);
+  if (!u) {
+    checkLayout(layout, pages, wssPages, where);
+    // Read-only from here on: the write sequence and the content model only read them.
+    u = { placement: placementPages(layout), zero: zeroBitmap(layout, pages)?.words ?? null };
+    bySize.set(key, u);
+  }
+  return u;
+}
 
 /**
  * Guest RAM for a scenario; the working set counts as written before the migration starts. With
@@ -17,14 +36,9 @@ export function guestMemoryFromScenario(s: Scenario, trackVersions: boolean): Gu
   const pages = Math.round(s.vm.memoryMiB * PAGES_PER_MIB);
   const w = s.workload;
   const wssPages = w.kind === 'idle' ? 0 : Math.min(pages, Math.round(w.wssMiB * PAGES_PER_MIB));
-  let placement: Int32Array | null = null;
-  let zero: Uint32Array | null = null;
-  if (s.vm.layout) {
-    const layout = readGuestLayout(s.vm.layout);
-    checkLayout(layout, pages, wssPages, `${s.name}: vm.layout ${s.vm.layout}`);
-    placement = placementPages(layout);
-    zero = zeroBitmap(layout, pages)?.words ?? null;
-  }
+  const { placement, zero } = s.vm.layout
+    ? layoutFor(readGuestLayout(s.vm.layout), pages, wssPages, `${s.name}: vm.layout ${s.vm.layout}`)
+    : { placement: null, zero: null };
   const writes = pageWriteSequence({
     kind: w.kind,
     pages,
